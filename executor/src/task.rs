@@ -1,0 +1,226 @@
+//! A task's storage and its `JoinHandle`.
+//!
+//! A task is exactly one heap allocation: a `TaskCell<F>` holding either the running future or
+//! its output, boxed as `dyn Erased` so that tasks of every type share one slab. The `JoinHandle`
+//! is just the task's key; it reaches the output through the slab and moves it out with a typed
+//! `Any` downcast, so no second allocation (no `Rc<RefCell<Option<T>>>`) is needed.
+
+use std::any::Any;
+use std::fmt;
+use std::future::Future;
+use std::marker::PhantomData;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+/// Why a task produced no value.
+pub enum JoinError {
+    /// The task was cancelled with [`JoinHandle::cancel`] (its future was dropped).
+    Cancelled,
+    /// The task panicked; the payload is the value passed to `panic!`.
+    Panicked(Box<dyn Any + Send + 'static>),
+}
+
+impl JoinError {
+    /// Whether the task panicked.
+    pub fn is_panic(&self) -> bool {
+        matches!(self, JoinError::Panicked(_))
+    }
+
+    /// Whether the task was cancelled.
+    pub fn is_cancelled(&self) -> bool {
+        matches!(self, JoinError::Cancelled)
+    }
+
+    /// The panic message, when the payload is a string.
+    pub fn panic_message(&self) -> Option<&str> {
+        match self {
+            JoinError::Panicked(p) => p
+                .downcast_ref::<&str>()
+                .copied()
+                .or_else(|| p.downcast_ref::<String>().map(String::as_str)),
+            JoinError::Cancelled => None,
+        }
+    }
+
+    /// The panic payload, to re-raise with `std::panic::resume_unwind`.
+    pub fn into_panic(self) -> Option<Box<dyn Any + Send + 'static>> {
+        match self {
+            JoinError::Panicked(p) => Some(p),
+            JoinError::Cancelled => None,
+        }
+    }
+}
+
+impl fmt::Debug for JoinError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            JoinError::Cancelled => f.write_str("Cancelled"),
+            JoinError::Panicked(_) => f
+                .debug_tuple("Panicked")
+                .field(&self.panic_message().unwrap_or("<non-string payload>"))
+                .finish(),
+        }
+    }
+}
+
+impl fmt::Display for JoinError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            JoinError::Cancelled => f.write_str("task was cancelled"),
+            JoinError::Panicked(_) => match self.panic_message() {
+                Some(msg) => write!(f, "task panicked: {msg}"),
+                None => f.write_str("task panicked"),
+            },
+        }
+    }
+}
+
+impl std::error::Error for JoinError {}
+
+/// The type-erased interface the executor uses to drive a task.
+pub(crate) trait Erased {
+    /// Polls the future (catching a panic). `Ready` once the output (or panic) is stored.
+    fn poll_task(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()>;
+    /// Drops the future and stores `Cancelled` (no-op when already finished).
+    fn cancel(self: Pin<&mut Self>);
+    /// Moves the stored `Result<T, JoinError>` into `out` (an `Option<Result<T, JoinError>>`).
+    fn take_output(self: Pin<&mut Self>, out: &mut dyn Any);
+    /// The panic message, if the task panicked (for logging detached tasks).
+    fn panic_message(&self) -> Option<String>;
+}
+
+enum Stage<F: Future> {
+    Running(F),
+    Done(Result<F::Output, JoinError>),
+    Taken,
+}
+
+pub(crate) struct TaskCell<F: Future> {
+    stage: Stage<F>,
+}
+
+impl<F: Future> TaskCell<F> {
+    pub(crate) fn new(future: F) -> TaskCell<F> {
+        TaskCell {
+            stage: Stage::Running(future),
+        }
+    }
+}
+
+impl<F> Erased for TaskCell<F>
+where
+    F: Future + 'static,
+    F::Output: 'static,
+{
+    fn poll_task(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        // SAFETY: the future inside `Stage::Running` is never moved: it is polled in place and
+        // only ever dropped in place (by assigning a new stage), which the pin contract allows.
+        let this = unsafe { self.get_unchecked_mut() };
+        let Stage::Running(future) = &mut this.stage else {
+            return Poll::Ready(());
+        };
+        // SAFETY: see above.
+        let future = unsafe { Pin::new_unchecked(future) };
+        let result = match catch_unwind(AssertUnwindSafe(|| future.poll(cx))) {
+            Ok(Poll::Pending) => return Poll::Pending,
+            Ok(Poll::Ready(v)) => Ok(v),
+            Err(payload) => Err(JoinError::Panicked(payload)),
+        };
+        // Dropping the finished future may itself panic; the task is over either way.
+        let _ = catch_unwind(AssertUnwindSafe(|| this.stage = Stage::Taken));
+        this.stage = Stage::Done(result);
+        Poll::Ready(())
+    }
+
+    fn cancel(self: Pin<&mut Self>) {
+        // SAFETY: the future is dropped in place, never moved.
+        let this = unsafe { self.get_unchecked_mut() };
+        if let Stage::Running(_) = this.stage {
+            let _ = catch_unwind(AssertUnwindSafe(|| this.stage = Stage::Taken));
+            this.stage = Stage::Done(Err(JoinError::Cancelled));
+        }
+    }
+
+    fn take_output(self: Pin<&mut Self>, out: &mut dyn Any) {
+        // SAFETY: only a finished stage (no future) is moved out of.
+        let this = unsafe { self.get_unchecked_mut() };
+        if let Some(slot) = out.downcast_mut::<Option<Result<F::Output, JoinError>>>() {
+            if let Stage::Done(_) = this.stage {
+                if let Stage::Done(result) = std::mem::replace(&mut this.stage, Stage::Taken) {
+                    *slot = Some(result);
+                }
+            }
+        }
+    }
+
+    fn panic_message(&self) -> Option<String> {
+        match &self.stage {
+            Stage::Done(Err(e @ JoinError::Panicked(_))) => Some(e.to_string()),
+            _ => None,
+        }
+    }
+}
+
+/// Carries `T` without owning one, and makes the handle `!Send` (`*const ()`).
+type OutputNotSend<T> = (fn() -> T, *const ());
+
+/// An owned permission to await a spawned task's output.
+///
+/// * **Await** it to get `Ok(output)`, or `Err(JoinError)` if the task panicked or was cancelled.
+/// * **Drop** it (or call [`detach`](JoinHandle::detach)) to let the task run on unobserved: the
+///   task is *not* cancelled (tokio's semantics, not async-task's), and its output is dropped when
+///   it finishes. A detached task that panics is reported through the `log` facade.
+/// * **Cancel** it with [`cancel`](JoinHandle::cancel): the future is dropped at once (at the
+///   end of its current poll if it is cancelling itself) and awaiting the handle yields
+///   `Err(JoinError::Cancelled)`.
+///
+/// A `JoinHandle` is `!Send`: it belongs to the thread whose executor runs the task.
+#[must_use = "dropping a JoinHandle detaches the task; call .detach() to make that explicit"]
+pub struct JoinHandle<T> {
+    pub(crate) local: usize,
+    pub(crate) _marker: PhantomData<OutputNotSend<T>>,
+}
+
+impl<T: 'static> JoinHandle<T> {
+    /// Lets the task run to completion unobserved (the same as dropping the handle).
+    pub fn detach(self) {}
+
+    /// Cancels the task: drops its future and makes the handle resolve to `Cancelled`.
+    /// Does nothing if the task already finished.
+    pub fn cancel(&self) {
+        crate::executor::cancel(self.local);
+    }
+
+    /// Whether the task has finished (its output is ready to be taken).
+    pub fn is_finished(&self) -> bool {
+        crate::executor::is_finished(self.local)
+    }
+}
+
+impl<T: 'static> Future for JoinHandle<T> {
+    type Output = Result<T, JoinError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut out: Option<Result<T, JoinError>> = None;
+        crate::executor::poll_join(self.local, cx, &mut out);
+        match out {
+            Some(result) => Poll::Ready(result),
+            None => Poll::Pending,
+        }
+    }
+}
+
+impl<T> Drop for JoinHandle<T> {
+    fn drop(&mut self) {
+        crate::executor::detach(self.local);
+    }
+}
+
+impl<T> fmt::Debug for JoinHandle<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JoinHandle")
+            .field("task", &(self.local & crate::waker::INDEX_MASK))
+            .finish()
+    }
+}

@@ -1,0 +1,108 @@
+//! The portable backend: the `polling` crate in edge-triggered mode (kqueue, event ports, ...).
+//!
+//! On Linux this backend is only built with `RUSTFLAGS="--cfg waitless_polling_backend"`, to
+//! compare its syscall count with the raw epoll backend.
+
+use std::io;
+use std::os::fd::RawFd;
+use std::sync::Arc;
+use std::time::Duration;
+
+use polling::{Event, PollMode};
+
+use super::Ready;
+
+pub(crate) struct Poller {
+    poller: Arc<polling::Poller>,
+}
+
+pub(crate) struct Notify {
+    poller: Arc<polling::Poller>,
+}
+
+pub(crate) struct Events {
+    events: polling::Events,
+}
+
+impl Events {
+    pub(crate) fn with_capacity(cap: usize) -> Events {
+        let cap = std::num::NonZeroUsize::new(cap.max(1)).unwrap_or(std::num::NonZeroUsize::MIN);
+        Events {
+            events: polling::Events::with_capacity(cap),
+        }
+    }
+
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (usize, Ready)> + '_ {
+        self.events.iter().map(|ev| {
+            let mut r = 0;
+            if ev.readable {
+                r |= Ready::READABLE;
+            }
+            if ev.writable {
+                r |= Ready::WRITABLE;
+            }
+            if ev.is_interrupt() {
+                r |= Ready::READ_CLOSED | Ready::WRITE_CLOSED;
+            }
+            if ev.is_err() == Some(true) {
+                r |= Ready::READ_CLOSED | Ready::WRITE_CLOSED;
+            }
+            (ev.key, Ready(r))
+        })
+    }
+
+    /// `polling` hides notifier events, so every wake may have been a notification.
+    pub(crate) fn notified(&self) -> bool {
+        true
+    }
+}
+
+impl Poller {
+    pub(crate) fn new() -> io::Result<(Poller, Notify)> {
+        let poller = Arc::new(polling::Poller::new()?);
+        if !poller.supports_edge() {
+            return Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "waitless-reactor needs edge-triggered readiness, which this platform's poller lacks",
+            ));
+        }
+        Ok((
+            Poller {
+                poller: poller.clone(),
+            },
+            Notify { poller },
+        ))
+    }
+
+    pub(crate) fn add(&self, fd: RawFd, token: usize) -> io::Result<()> {
+        // SAFETY: the reactor deletes every source (NEEDS_DELETE) before its fd is closed.
+        unsafe {
+            self.poller
+                .add_with_mode(fd, Event::all(token), PollMode::Edge)
+        }
+    }
+
+    /// `polling` requires an explicit delete before the fd is closed.
+    pub(crate) const NEEDS_DELETE: bool = true;
+
+    pub(crate) fn delete(&self, fd: RawFd) -> io::Result<()> {
+        // SAFETY: `fd` is still open: the reactor deletes a source before closing its fd.
+        let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
+        self.poller.delete(fd)
+    }
+
+    pub(crate) fn wait(&self, events: &mut Events, timeout: Option<Duration>) -> io::Result<()> {
+        events.events.clear();
+        match self.poller.wait(&mut events.events, timeout) {
+            Ok(_) => Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+impl Notify {
+    pub(crate) fn notify(&self) -> io::Result<()> {
+        self.poller.notify()
+    }
+}
