@@ -1,0 +1,142 @@
+//! Timers: ordering, never early, cancellation, timeout, interval, 100,000 armed and cancelled.
+
+use std::cell::RefCell;
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll, Wake, Waker};
+use std::time::{Duration, Instant};
+
+use waitless_executor::{block_on, spawn};
+use waitless_reactor::{sleep, sleep_until, timeout, Elapsed, Interval};
+
+#[test]
+fn timers_fire_in_deadline_order_and_never_early() {
+    let order = Rc::new(RefCell::new(Vec::new()));
+    block_on(async {
+        let start = Instant::now();
+        let mut handles = Vec::new();
+        for ms in [30u64, 10, 20, 0, 25] {
+            let order = order.clone();
+            handles.push(spawn(async move {
+                sleep(Duration::from_millis(ms)).await;
+                let elapsed = start.elapsed();
+                assert!(
+                    elapsed >= Duration::from_millis(ms),
+                    "{ms} ms timer fired after {elapsed:?}"
+                );
+                order.borrow_mut().push(ms);
+            }));
+        }
+        for h in handles {
+            h.await.unwrap();
+        }
+    });
+    assert_eq!(*order.borrow(), vec![0, 10, 20, 25, 30]);
+}
+
+#[test]
+fn sleep_until_the_past_is_ready_at_once() {
+    block_on(async {
+        sleep_until(Instant::now() - Duration::from_secs(1)).await;
+        sleep(Duration::ZERO).await;
+    });
+}
+
+#[test]
+fn timeout_expires_and_drops_the_inner_future() {
+    struct DropFlag(Rc<RefCell<bool>>);
+    impl Drop for DropFlag {
+        fn drop(&mut self) {
+            *self.0.borrow_mut() = true;
+        }
+    }
+    let dropped = Rc::new(RefCell::new(false));
+    let d = dropped.clone();
+    let res = block_on(async move {
+        let guard = DropFlag(d);
+        let start = Instant::now();
+        let res = timeout(Duration::from_millis(20), async move {
+            let _guard = guard;
+            sleep(Duration::from_secs(3600)).await;
+        })
+        .await;
+        assert!(start.elapsed() >= Duration::from_millis(20));
+        res
+    });
+    assert_eq!(res, Err(Elapsed::clone(&res.unwrap_err())));
+    assert!(*dropped.borrow(), "the timed-out future was not dropped");
+
+    // A ready future wins even with a zero timeout.
+    assert_eq!(block_on(timeout(Duration::ZERO, async { 5 })), Ok(5));
+}
+
+#[test]
+fn dropped_sleep_never_wakes() {
+    struct Count(AtomicUsize);
+    impl Wake for Count {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+    let count = Arc::new(Count(AtomicUsize::new(0)));
+    let waker = Waker::from(count.clone());
+    block_on(async {
+        {
+            let mut s = sleep(Duration::from_millis(5));
+            let mut cx = Context::from_waker(&waker);
+            assert!(Pin::new(&mut s).poll(&mut cx).is_pending());
+        } // dropped: cancelled
+        sleep(Duration::from_millis(30)).await;
+    });
+    assert_eq!(
+        count.0.load(Ordering::SeqCst),
+        0,
+        "a cancelled timer woke its task"
+    );
+}
+
+#[test]
+fn interval_ticks_at_its_period() {
+    block_on(async {
+        let start = Instant::now();
+        let mut iv = Interval::new(Duration::from_millis(10));
+        let mut last = start;
+        for i in 1..=5u32 {
+            let at = iv.tick().await;
+            assert!(at >= last);
+            assert!(Instant::now() >= start + Duration::from_millis(10) * i);
+            last = at;
+        }
+    });
+}
+
+#[test]
+fn hundred_thousand_timers_armed_then_cancelled() {
+    struct Count(AtomicUsize);
+    impl Wake for Count {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+    let count = Arc::new(Count(AtomicUsize::new(0)));
+    let waker = Waker::from(count.clone());
+    block_on(async {
+        let mut cx = Context::from_waker(&waker);
+        let now = Instant::now();
+        let mut sleeps: Vec<_> = (0..100_000u64)
+            // Deadlines from 200 ms to 300 ms: every one would fire during the wait below if
+            // the cancellation leaked.
+            .map(|i| sleep_until(now + Duration::from_millis(200) + Duration::from_micros(i)))
+            .collect();
+        for s in &mut sleeps {
+            assert!(Pin::new(s).poll(&mut cx).is_pending());
+        }
+        drop(sleeps);
+        // Past every cancelled deadline: a surviving entry would have woken by now.
+        sleep_until(now + Duration::from_millis(350)).await;
+    });
+    assert_eq!(count.0.load(Ordering::SeqCst), 0);
+}
