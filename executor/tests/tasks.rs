@@ -218,13 +218,14 @@ fn nested_block_on_is_refused() {
 fn tasks_left_pending_resume_at_the_next_block_on() {
     let hits = Rc::new(Cell::new(0));
     let h = hits.clone();
-    let handle = block_on(async move {
-        spawn(async move {
-            sleep(Duration::from_millis(5)).await;
-            h.set(h.get() + 1);
-            5
-        })
+    // Spawning outside block_on queues the task; the first block_on starts it, and it parks on
+    // its timer when that block_on returns.
+    let handle = spawn(async move {
+        sleep(Duration::from_millis(5)).await;
+        h.set(h.get() + 1);
+        5
     });
+    block_on(yield_now());
     assert_eq!(hits.get(), 0);
     assert_eq!(block_on(handle).unwrap(), 5);
     assert_eq!(hits.get(), 1);

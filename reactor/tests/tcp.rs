@@ -27,13 +27,15 @@ fn raise_fd_limit(want: u64) -> u64 {
         if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) != 0 {
             return 0;
         }
-        if (lim.rlim_cur as u64) < want {
+        if lim.rlim_cur < want as libc::rlim_t {
             lim.rlim_cur = (want as libc::rlim_t).min(lim.rlim_max);
             libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
             libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim);
         }
     }
-    lim.rlim_cur as u64
+    #[allow(clippy::unnecessary_cast)] // rlim_t is not u64 on every platform
+    let cur = lim.rlim_cur as u64;
+    cur
 }
 
 async fn echo_server(listener: TcpListener) {
