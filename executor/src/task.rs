@@ -11,54 +11,81 @@ use std::future::Future;
 use std::marker::PhantomData;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
+use std::sync::{Mutex, PoisonError};
 use std::task::{Context, Poll};
 
-/// Why a task produced no value.
-pub enum JoinError {
-    /// The task was cancelled with [`JoinHandle::cancel`] (its future was dropped).
+/// Why a task produced no value: it was cancelled, or it panicked.
+///
+/// `JoinError` is `Send + Sync` (the panic payload sits behind a `Mutex`), so it converts into
+/// `std::io::Error` and travels through `?` like any other error.
+pub struct JoinError {
+    repr: Repr,
+}
+
+enum Repr {
     Cancelled,
-    /// The task panicked; the payload is the value passed to `panic!`.
-    Panicked(Box<dyn Any + Send + 'static>),
+    Panicked {
+        message: Option<String>,
+        payload: Mutex<Box<dyn Any + Send + 'static>>,
+    },
 }
 
 impl JoinError {
-    /// Whether the task panicked.
-    pub fn is_panic(&self) -> bool {
-        matches!(self, JoinError::Panicked(_))
+    pub(crate) fn cancelled() -> JoinError {
+        JoinError {
+            repr: Repr::Cancelled,
+        }
     }
 
-    /// Whether the task was cancelled.
+    pub(crate) fn panicked(payload: Box<dyn Any + Send + 'static>) -> JoinError {
+        let message = payload
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| payload.downcast_ref::<String>().cloned());
+        JoinError {
+            repr: Repr::Panicked {
+                message,
+                payload: Mutex::new(payload),
+            },
+        }
+    }
+
+    /// Whether the task panicked.
+    pub fn is_panic(&self) -> bool {
+        matches!(self.repr, Repr::Panicked { .. })
+    }
+
+    /// Whether the task was cancelled with [`JoinHandle::cancel`] (its future was dropped).
     pub fn is_cancelled(&self) -> bool {
-        matches!(self, JoinError::Cancelled)
+        matches!(self.repr, Repr::Cancelled)
     }
 
     /// The panic message, when the payload is a string.
     pub fn panic_message(&self) -> Option<&str> {
-        match self {
-            JoinError::Panicked(p) => p
-                .downcast_ref::<&str>()
-                .copied()
-                .or_else(|| p.downcast_ref::<String>().map(String::as_str)),
-            JoinError::Cancelled => None,
+        match &self.repr {
+            Repr::Panicked { message, .. } => message.as_deref(),
+            Repr::Cancelled => None,
         }
     }
 
     /// The panic payload, to re-raise with `std::panic::resume_unwind`.
     pub fn into_panic(self) -> Option<Box<dyn Any + Send + 'static>> {
-        match self {
-            JoinError::Panicked(p) => Some(p),
-            JoinError::Cancelled => None,
+        match self.repr {
+            Repr::Panicked { payload, .. } => {
+                Some(payload.into_inner().unwrap_or_else(PoisonError::into_inner))
+            }
+            Repr::Cancelled => None,
         }
     }
 }
 
 impl fmt::Debug for JoinError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            JoinError::Cancelled => f.write_str("Cancelled"),
-            JoinError::Panicked(_) => f
-                .debug_tuple("Panicked")
-                .field(&self.panic_message().unwrap_or("<non-string payload>"))
+        match &self.repr {
+            Repr::Cancelled => f.write_str("JoinError::Cancelled"),
+            Repr::Panicked { message, .. } => f
+                .debug_tuple("JoinError::Panicked")
+                .field(&message.as_deref().unwrap_or("<non-string payload>"))
                 .finish(),
         }
     }
@@ -66,17 +93,23 @@ impl fmt::Debug for JoinError {
 
 impl fmt::Display for JoinError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            JoinError::Cancelled => f.write_str("task was cancelled"),
-            JoinError::Panicked(_) => match self.panic_message() {
-                Some(msg) => write!(f, "task panicked: {msg}"),
-                None => f.write_str("task panicked"),
-            },
+        match &self.repr {
+            Repr::Cancelled => f.write_str("task was cancelled"),
+            Repr::Panicked {
+                message: Some(msg), ..
+            } => write!(f, "task panicked: {msg}"),
+            Repr::Panicked { message: None, .. } => f.write_str("task panicked"),
         }
     }
 }
 
 impl std::error::Error for JoinError {}
+
+impl From<JoinError> for std::io::Error {
+    fn from(e: JoinError) -> std::io::Error {
+        std::io::Error::other(e)
+    }
+}
 
 /// The type-erased interface the executor uses to drive a task.
 pub(crate) trait Erased {
@@ -125,7 +158,7 @@ where
         let result = match catch_unwind(AssertUnwindSafe(|| future.poll(cx))) {
             Ok(Poll::Pending) => return Poll::Pending,
             Ok(Poll::Ready(v)) => Ok(v),
-            Err(payload) => Err(JoinError::Panicked(payload)),
+            Err(payload) => Err(JoinError::panicked(payload)),
         };
         // Dropping the finished future may itself panic; the task is over either way.
         let _ = catch_unwind(AssertUnwindSafe(|| this.stage = Stage::Taken));
@@ -138,7 +171,7 @@ where
         let this = unsafe { self.get_unchecked_mut() };
         if let Stage::Running(_) = this.stage {
             let _ = catch_unwind(AssertUnwindSafe(|| this.stage = Stage::Taken));
-            this.stage = Stage::Done(Err(JoinError::Cancelled));
+            this.stage = Stage::Done(Err(JoinError::cancelled()));
         }
     }
 
@@ -156,7 +189,7 @@ where
 
     fn panic_message(&self) -> Option<String> {
         match &self.stage {
-            Stage::Done(Err(e @ JoinError::Panicked(_))) => Some(e.to_string()),
+            Stage::Done(Err(e)) if e.is_panic() => Some(e.to_string()),
             _ => None,
         }
     }
