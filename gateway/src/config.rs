@@ -1,0 +1,96 @@
+//! Server configuration: every limit and timeout, with the defaults of `CONTRACT.md`.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::time::Duration;
+
+/// Which peers may set `X-Forwarded-For` / `X-Forwarded-Proto` (uvicorn's `--forwarded-allow-ips`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TrustedProxies {
+    /// Trust every peer (`*`).
+    Any,
+    /// Trust only these addresses.
+    Only(Vec<IpAddr>),
+}
+
+impl TrustedProxies {
+    /// Parses a comma-separated list (`"127.0.0.1,10.0.0.1"`) or `"*"`.
+    pub fn parse(list: &str) -> Result<TrustedProxies, std::net::AddrParseError> {
+        if list.trim() == "*" {
+            return Ok(TrustedProxies::Any);
+        }
+        list.split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::parse)
+            .collect::<Result<Vec<_>, _>>()
+            .map(TrustedProxies::Only)
+    }
+
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        match self {
+            TrustedProxies::Any => true,
+            TrustedProxies::Only(list) => list
+                .iter()
+                .any(|t| *t == ip || t.to_canonical() == ip.to_canonical()),
+        }
+    }
+}
+
+/// Everything the HTTP server can be told. `Config::default()` is what the contract documents.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Address to bind (`--host`/`--port`). Default `127.0.0.1:8000`.
+    pub bind: SocketAddr,
+    /// Listen backlog. Default 2048.
+    pub backlog: i32,
+    /// Largest request head (request line + headers). Beyond it: `431`. Default 16 KiB.
+    pub max_head_size: usize,
+    /// Most header lines in one request. Beyond it: `431`. Default 100.
+    pub max_headers: usize,
+    /// Largest request body. A `Content-Length` above it is answered `413` before the app runs; a
+    /// chunked body that grows past it fails the app's read (and is answered `413`). Default 1 MiB.
+    pub max_body_size: u64,
+    /// Time a client has to send a complete request head once it started one (slowloris guard).
+    /// Beyond it: `408` and close. Default 10 s.
+    pub head_timeout: Duration,
+    /// How long an idle keep-alive connection is kept open. Default 5 s.
+    pub keep_alive_timeout: Duration,
+    /// Most connections open at once (uvicorn's `--limit-concurrency`); beyond it new connections
+    /// get `503` and are closed. Default: unlimited.
+    pub limit_concurrency: Option<usize>,
+    /// Responses buffered for a client that is not reading before the server stops reading its
+    /// further (pipelined) requests. Default 64 KiB.
+    pub write_high_water: usize,
+    /// Honour `X-Forwarded-For`/`X-Forwarded-Proto` from trusted peers (`--proxy-headers`).
+    /// Default on, like uvicorn.
+    pub proxy_headers: bool,
+    /// Peers trusted for proxy headers (`--forwarded-allow-ips`). Default `127.0.0.1`.
+    pub forwarded_allow_ips: TrustedProxies,
+    /// The `root_path` given to apps (ASGI's mount prefix). Default empty.
+    pub root_path: String,
+    /// Log one line per request through the `log` facade (target `waitless::access`). Default on.
+    pub access_log: bool,
+    /// Time in-flight requests get to finish after shutdown begins. Default 30 s.
+    pub graceful_timeout: Duration,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            bind: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 8000),
+            backlog: 2048,
+            max_head_size: 16 * 1024,
+            max_headers: 100,
+            max_body_size: 1024 * 1024,
+            head_timeout: Duration::from_secs(10),
+            keep_alive_timeout: Duration::from_secs(5),
+            limit_concurrency: None,
+            write_high_water: 64 * 1024,
+            proxy_headers: true,
+            forwarded_allow_ips: TrustedProxies::Only(vec![IpAddr::V4(Ipv4Addr::LOCALHOST)]),
+            root_path: String::new(),
+            access_log: true,
+            graceful_timeout: Duration::from_secs(30),
+        }
+    }
+}

@@ -1,0 +1,222 @@
+//! The scope: everything the server knows about a request before its body.
+//!
+//! Like an ASGI scope, but borrowed: the method, target and headers point into the connection's
+//! read buffer (the request head is parsed once and never copied), so building a scope allocates
+//! nothing unless the path contains `%`-escapes that must be decoded.
+
+use std::any::{Any, TypeId};
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::fmt;
+use std::net::SocketAddr;
+
+/// What kind of connection a scope describes. WebSocket sessions get their own kind.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ScopeKind {
+    Http,
+    WebSocket,
+}
+
+/// The HTTP version of the request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Version {
+    Http10,
+    Http11,
+}
+
+impl Version {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Version::Http10 => "1.0",
+            Version::Http11 => "1.1",
+        }
+    }
+}
+
+/// `http` or `https` (the latter only through a trusted `X-Forwarded-Proto`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scheme {
+    Http,
+    Https,
+}
+
+impl Scheme {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scheme::Http => "http",
+            Scheme::Https => "https",
+        }
+    }
+}
+
+/// Where a header's name and value sit in the head bytes.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct HeaderSpan {
+    pub(crate) name: (u32, u32),
+    pub(crate) value: (u32, u32),
+}
+
+/// The request headers, in the order received, names as sent (compare case-insensitively).
+#[derive(Clone, Copy)]
+pub struct Headers<'a> {
+    pub(crate) head: &'a [u8],
+    pub(crate) spans: &'a [HeaderSpan],
+}
+
+impl<'a> Headers<'a> {
+    /// Number of header lines.
+    pub fn len(&self) -> usize {
+        self.spans.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.spans.is_empty()
+    }
+
+    fn slice(&self, (start, end): (u32, u32)) -> &'a [u8] {
+        &self.head[start as usize..end as usize]
+    }
+
+    /// Every header as `(name, raw value)`.
+    pub fn iter(&self) -> impl Iterator<Item = (&'a str, &'a [u8])> + '_ {
+        self.spans.iter().map(|s| {
+            // Header names were validated as tokens by the parser: always ASCII.
+            let name = std::str::from_utf8(self.slice(s.name)).unwrap_or("");
+            (name, self.slice(s.value))
+        })
+    }
+
+    /// The first value of header `name` (case-insensitive).
+    pub fn get(&self, name: &str) -> Option<&'a [u8]> {
+        self.iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v)
+    }
+
+    /// The first value of header `name` as UTF-8 text, if it is.
+    pub fn get_str(&self, name: &str) -> Option<&'a str> {
+        self.get(name).and_then(|v| std::str::from_utf8(v).ok())
+    }
+
+    /// Every value of header `name`, in order.
+    pub fn get_all<'s>(&'s self, name: &'s str) -> impl Iterator<Item = &'a [u8]> + 's {
+        self.iter()
+            .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v)
+    }
+}
+
+impl fmt::Debug for Headers<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list()
+            .entries(self.iter().map(|(n, v)| (n, String::from_utf8_lossy(v))))
+            .finish()
+    }
+}
+
+/// Per-worker shared state: a small type map filled by the app's lifespan `startup` and visible
+/// in every scope (ASGI's `scope["state"]`). Each worker process has its own; nothing crosses
+/// processes.
+#[derive(Default)]
+pub struct State {
+    map: HashMap<TypeId, Box<dyn Any>>,
+}
+
+impl State {
+    pub fn new() -> State {
+        State::default()
+    }
+
+    /// Stores `value`, replacing a previous value of the same type.
+    pub fn insert<T: 'static>(&mut self, value: T) -> Option<T> {
+        self.map
+            .insert(TypeId::of::<T>(), Box::new(value))
+            .and_then(|old| old.downcast().ok().map(|b| *b))
+    }
+
+    pub fn get<T: 'static>(&self) -> Option<&T> {
+        self.map
+            .get(&TypeId::of::<T>())
+            .and_then(|b| b.downcast_ref())
+    }
+}
+
+impl fmt::Debug for State {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("State")
+            .field("entries", &self.map.len())
+            .finish()
+    }
+}
+
+/// Everything about one request except its body.
+#[derive(Debug)]
+pub struct Scope<'a> {
+    pub kind: ScopeKind,
+    pub version: Version,
+    /// The method as sent (`GET`, `POST`, ...). Methods are case-sensitive.
+    pub method: &'a str,
+    pub scheme: Scheme,
+    /// The path, percent-decoded (invalid UTF-8 is replaced with U+FFFD).
+    pub path: Cow<'a, str>,
+    /// The path exactly as sent, without the query string.
+    pub raw_path: &'a [u8],
+    /// The query string without the `?`, not decoded.
+    pub query_string: &'a [u8],
+    pub headers: Headers<'a>,
+    /// The client: the peer address, or the one a trusted proxy reported.
+    pub client: Option<SocketAddr>,
+    /// The local address the request came in on.
+    pub server: SocketAddr,
+    /// The mount prefix configured for the server (`Config::root_path`).
+    pub root_path: &'a str,
+    /// Per-worker shared state.
+    pub state: &'a State,
+}
+
+/// Decodes `%XX` escapes; leaves invalid escapes as they are. Borrows when there is nothing to do.
+pub(crate) fn percent_decode(raw: &[u8]) -> Cow<'_, str> {
+    if !raw.contains(&b'%') {
+        return String::from_utf8_lossy(raw);
+    }
+    let mut out = Vec::with_capacity(raw.len());
+    let mut i = 0;
+    while i < raw.len() {
+        if raw[i] == b'%' && i + 2 < raw.len() {
+            if let (Some(h), Some(l)) = (hex(raw[i + 1]), hex(raw[i + 2])) {
+                out.push(h << 4 | l);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(raw[i]);
+        i += 1;
+    }
+    Cow::Owned(String::from_utf8_lossy(&out).into_owned())
+}
+
+fn hex(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percent_decoding() {
+        assert!(matches!(
+            percent_decode(b"/plain/path"),
+            Cow::Borrowed("/plain/path")
+        ));
+        assert_eq!(percent_decode(b"/a%20b/%E2%9C%93"), "/a b/\u{2713}");
+        assert_eq!(percent_decode(b"/bad%zz/%4"), "/bad%zz/%4");
+        assert_eq!(percent_decode(b"/end%"), "/end%");
+        assert_eq!(percent_decode(b"%41"), "A");
+    }
+}

@@ -1,0 +1,58 @@
+//! # waitless-gateway
+//!
+//! **One job:** separate the server from the app. This crate holds both halves of that line:
+//!
+//! * [`interface`] — the contract between any server and any app, what ASGI is to Python: an
+//!   [`App`] is called once per request with a [`Request`] (a borrowed [`Scope`] and an async
+//!   [`Body`]) and answers through a [`Responder`]; lifespan hooks run once per worker.
+//! * [`Server`] — an HTTP/1.1 server on the waitless reactor and executor that speaks the wire
+//!   protocol (keep-alive, pipelining with one write per batch, chunked bodies, `100-continue`,
+//!   limits and timeouts) and calls an app through that interface.
+//!
+//! The seed's sections on WSGI vs ASGI and "FastAPI는 서버가 아니다" (FastAPI is not a server) are
+//! the reason for the split: an app never touches a socket, and a server never knows which
+//! framework it serves. See `docs/gateway.md` for the interface specification.
+//!
+//! ## Example: an app with no framework
+//!
+//! ```
+//! use waitless_gateway::{App, Config, Request, Responder, Server};
+//!
+//! struct Hello;
+//!
+//! impl App for Hello {
+//!     async fn call(&self, req: Request<'_>, mut res: Responder<'_>) {
+//!         let _ = match req.scope.path.as_ref() {
+//!             "/plaintext" => res.send(200, &[("content-type", "text/plain")], b"Hello, World!"),
+//!             _ => res.send(404, &[("content-type", "text/plain")], b"Not Found"),
+//!         };
+//!     }
+//! }
+//!
+//! waitless_executor::block_on(async {
+//!     let config = Config { bind: "127.0.0.1:0".parse().unwrap(), ..Config::default() };
+//!     let server = Server::bind(config).unwrap();
+//!     let addr = server.local_addr();
+//!     waitless_executor::spawn(server.run(Hello)).detach();
+//!
+//!     // Talk to it over a real socket.
+//!     use futures_lite::{AsyncReadExt, AsyncWriteExt};
+//!     let mut c = waitless_reactor::TcpStream::connect(addr).await.unwrap();
+//!     c.write_all(b"GET /plaintext HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").await.unwrap();
+//!     let mut reply = String::new();
+//!     c.read_to_string(&mut reply).await.unwrap();
+//!     assert!(reply.starts_with("HTTP/1.1 200 OK\r\n"));
+//!     assert!(reply.ends_with("\r\n\r\nHello, World!"));
+//! });
+//! ```
+
+pub mod config;
+pub mod interface;
+mod server;
+
+pub use config::{Config, TrustedProxies};
+pub use interface::{
+    App, Body, BodyError, Headers, LifespanError, Request, Responder, ResponseError, Scheme, Scope,
+    ScopeKind, State, Version,
+};
+pub use server::{serve, ChunkedError, ServeError, Server};

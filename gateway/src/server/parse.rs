@@ -1,0 +1,353 @@
+//! Request-head parsing and the RFC 9112 checks the server enforces before an app sees a request.
+//!
+//! `httparse` parses into a stack array of headers borrowed from the read buffer; this module
+//! turns the result into byte offsets (`HeaderSpan`s, stored in a reused per-connection `Vec`)
+//! so the scope can later borrow the head bytes while the body is read from the bytes after them.
+//! One parse per request, no copy, no allocation.
+
+use std::mem::MaybeUninit;
+
+use crate::interface::scope::{HeaderSpan, Version};
+
+/// Upper bound on header lines (the array lives on the stack during parsing).
+pub(crate) const MAX_HEADERS: usize = 128;
+
+/// Framing of the request body.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum BodyFraming {
+    None,
+    Length(u64),
+    Chunked,
+}
+
+/// A parsed request head: offsets into the buffer it was parsed from.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Head {
+    /// Length of the head including the final CRLF CRLF.
+    pub(crate) len: usize,
+    pub(crate) method: (u32, u32),
+    /// Request target without the query.
+    pub(crate) path: (u32, u32),
+    /// Query without the `?` (empty range if none).
+    pub(crate) query: (u32, u32),
+    pub(crate) version: Version,
+    pub(crate) framing: BodyFraming,
+    /// The client asked to close (`Connection: close`, or HTTP/1.0 without keep-alive).
+    pub(crate) close: bool,
+    /// HTTP/1.0 with `Connection: keep-alive`.
+    pub(crate) keep_alive_10: bool,
+    pub(crate) expect_continue: bool,
+    /// `Connection: upgrade` with an `Upgrade` header (WebSocket handshake candidates).
+    #[allow(dead_code)] // read by the WebSocket upgrade (the next issue)
+    pub(crate) upgrade: bool,
+}
+
+/// A request the server answers itself, then closes the connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Reject {
+    pub(crate) status: u16,
+    pub(crate) detail: &'static str,
+}
+
+const fn reject(status: u16, detail: &'static str) -> Reject {
+    Reject { status, detail }
+}
+
+/// Parses one head from the start of `buf`. `Ok(None)`: incomplete (need more bytes).
+pub(crate) fn parse_head(
+    buf: &[u8],
+    max_head: usize,
+    max_headers: usize,
+    spans: &mut Vec<HeaderSpan>,
+) -> Result<Option<Head>, Reject> {
+    let mut storage = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS];
+    let headers = &mut storage[..max_headers.clamp(1, MAX_HEADERS)];
+    let mut req = httparse::Request::new(&mut []);
+    let len = match req.parse_with_uninit_headers(buf, headers) {
+        Ok(httparse::Status::Complete(len)) => len,
+        Ok(httparse::Status::Partial) => {
+            return if buf.len() >= max_head {
+                Err(reject(431, "Request header fields too large"))
+            } else {
+                Ok(None)
+            };
+        }
+        Err(httparse::Error::TooManyHeaders) => {
+            return Err(reject(431, "Too many request header fields"))
+        }
+        Err(httparse::Error::Version) => return Err(version_error(buf)),
+        Err(_) => return Err(reject(400, "Invalid HTTP request received.")),
+    };
+    if len > max_head {
+        return Err(reject(431, "Request header fields too large"));
+    }
+    let offset = |s: &[u8]| -> (u32, u32) {
+        let start = s.as_ptr() as usize - buf.as_ptr() as usize;
+        (start as u32, (start + s.len()) as u32)
+    };
+    let (Some(method), Some(target), Some(minor)) = (req.method, req.path, req.version) else {
+        return Err(reject(400, "Invalid HTTP request received."));
+    };
+    let version = if minor == 1 {
+        Version::Http11
+    } else {
+        Version::Http10
+    };
+    let target_range = offset(target.as_bytes());
+    let (path, query) = split_target(target.as_bytes(), target_range)?;
+
+    spans.clear();
+    let mut content_length: Option<u64> = None;
+    let mut chunked = false;
+    let mut has_te = false;
+    let mut has_host = false;
+    let mut conn_close = false;
+    let mut conn_keep_alive = false;
+    let mut conn_upgrade = false;
+    let mut has_upgrade = false;
+    let mut expect_continue = false;
+    for h in req.headers.iter() {
+        spans.push(HeaderSpan {
+            name: offset(h.name.as_bytes()),
+            value: offset(h.value),
+        });
+        let name = h.name.as_bytes();
+        if name.eq_ignore_ascii_case(b"content-length") {
+            let n = parse_content_length(h.value)
+                .ok_or(reject(400, "Invalid Content-Length header"))?;
+            if content_length.is_some_and(|prev| prev != n) {
+                return Err(reject(400, "Conflicting Content-Length headers"));
+            }
+            content_length = Some(n);
+        } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
+            has_te = true;
+            // Only `chunked` (alone, last) is supported for requests.
+            chunked = trim(h.value).eq_ignore_ascii_case(b"chunked");
+            if !chunked {
+                return Err(reject(400, "Unsupported Transfer-Encoding"));
+            }
+        } else if name.eq_ignore_ascii_case(b"host") {
+            if has_host {
+                return Err(reject(400, "Duplicate Host header"));
+            }
+            has_host = true;
+        } else if name.eq_ignore_ascii_case(b"connection") {
+            for token in h.value.split(|&b| b == b',').map(trim) {
+                if token.eq_ignore_ascii_case(b"close") {
+                    conn_close = true;
+                } else if token.eq_ignore_ascii_case(b"keep-alive") {
+                    conn_keep_alive = true;
+                } else if token.eq_ignore_ascii_case(b"upgrade") {
+                    conn_upgrade = true;
+                }
+            }
+        } else if name.eq_ignore_ascii_case(b"expect") {
+            expect_continue = trim(h.value).eq_ignore_ascii_case(b"100-continue");
+        } else if name.eq_ignore_ascii_case(b"upgrade") {
+            has_upgrade = true;
+        }
+    }
+    if version == Version::Http11 && !has_host {
+        return Err(reject(400, "Missing Host header"));
+    }
+    if has_te && content_length.is_some() {
+        // RFC 9112 §6.3: a request with both is a smuggling attempt; answer and close.
+        return Err(reject(400, "Both Transfer-Encoding and Content-Length"));
+    }
+    let framing = if chunked {
+        BodyFraming::Chunked
+    } else {
+        match content_length {
+            Some(0) | None => BodyFraming::None,
+            Some(n) => BodyFraming::Length(n),
+        }
+    };
+    let close = conn_close || (version == Version::Http10 && !conn_keep_alive);
+    Ok(Some(Head {
+        len,
+        method: offset(method.as_bytes()),
+        path,
+        query,
+        version,
+        framing,
+        close,
+        keep_alive_10: version == Version::Http10 && conn_keep_alive && !conn_close,
+        expect_continue: expect_continue && version == Version::Http11,
+        upgrade: conn_upgrade && has_upgrade,
+    }))
+}
+
+/// Splits the request target into path and query, accepting origin-form (`/p?q`),
+/// absolute-form (`http://host/p?q`) and asterisk-form (`*`).
+/// `(start, end)` byte offsets.
+type Span = (u32, u32);
+
+fn split_target(target: &[u8], range: Span) -> Result<(Span, Span), Reject> {
+    let start = range.0 as usize;
+    let mut path_start = 0;
+    if target.first() != Some(&b'/') && target != b"*" {
+        // absolute-form: skip "scheme://authority"
+        let Some(sep) = find(target, b"://") else {
+            return Err(reject(400, "Invalid request target"));
+        };
+        let after = sep + 3;
+        path_start = target[after..]
+            .iter()
+            .position(|&b| b == b'/')
+            .map_or(target.len(), |p| after + p);
+    }
+    let rest = &target[path_start..];
+    let (p_len, q) = match rest.iter().position(|&b| b == b'?') {
+        Some(i) => (i, (start + path_start + i + 1, start + target.len())),
+        None => (rest.len(), (start + target.len(), start + target.len())),
+    };
+    let path = (start + path_start, start + path_start + p_len);
+    Ok(((path.0 as u32, path.1 as u32), (q.0 as u32, q.1 as u32)))
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+/// httparse reports any version other than 1.0/1.1 the same way; a well-formed `HTTP/x.y` gets
+/// 505, anything else 400.
+fn version_error(buf: &[u8]) -> Reject {
+    let line_end = buf
+        .iter()
+        .position(|&b| b == b'\r' || b == b'\n')
+        .unwrap_or(buf.len());
+    let line = &buf[..line_end];
+    let version = line.rsplit(|&b| b == b' ').next().unwrap_or(b"");
+    match version {
+        [b'H', b'T', b'T', b'P', b'/', major, b'.', minor]
+            if major.is_ascii_digit() && minor.is_ascii_digit() =>
+        {
+            reject(505, "HTTP Version Not Supported")
+        }
+        [b'H', b'T', b'T', b'P', b'/', major] if major.is_ascii_digit() => {
+            reject(505, "HTTP Version Not Supported")
+        }
+        _ => reject(400, "Invalid HTTP request received."),
+    }
+}
+
+fn parse_content_length(v: &[u8]) -> Option<u64> {
+    let v = trim(v);
+    if v.is_empty() || v.len() > 19 || !v.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    v.iter().try_fold(0u64, |acc, &d| {
+        acc.checked_mul(10)?.checked_add((d - b'0') as u64)
+    })
+}
+
+fn trim(v: &[u8]) -> &[u8] {
+    let start = v
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(v.len());
+    let end = v
+        .iter()
+        .rposition(|b| !b.is_ascii_whitespace())
+        .map_or(start, |e| e + 1);
+    &v[start..end]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn parse(raw: &[u8]) -> Result<Option<Head>, Reject> {
+        parse_head(raw, 16 * 1024, 100, &mut Vec::new())
+    }
+
+    fn slice(raw: &[u8], r: (u32, u32)) -> &[u8] {
+        &raw[r.0 as usize..r.1 as usize]
+    }
+
+    #[test]
+    fn parses_a_simple_request() {
+        let raw = b"GET /a/b?x=1&y=2 HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\nhello";
+        let mut spans = Vec::new();
+        let head = parse_head(raw, 16384, 100, &mut spans).unwrap().unwrap();
+        assert_eq!(head.len, raw.len() - 5);
+        assert_eq!(slice(raw, head.method), b"GET");
+        assert_eq!(slice(raw, head.path), b"/a/b");
+        assert_eq!(slice(raw, head.query), b"x=1&y=2");
+        assert_eq!(head.framing, BodyFraming::Length(5));
+        assert!(!head.close);
+        assert_eq!(spans.len(), 2);
+    }
+
+    #[test]
+    fn absolute_and_asterisk_forms() {
+        let raw = b"GET http://example.com/p?q HTTP/1.1\r\nHost: example.com\r\n\r\n";
+        let head = parse(raw).unwrap().unwrap();
+        assert_eq!(slice(raw, head.path), b"/p");
+        assert_eq!(slice(raw, head.query), b"q");
+        let raw = b"OPTIONS * HTTP/1.1\r\nHost: h\r\n\r\n";
+        assert_eq!(slice(raw, parse(raw).unwrap().unwrap().path), b"*");
+    }
+
+    #[test]
+    fn partial_then_too_large() {
+        assert!(parse(b"GET / HTTP/1.1\r\nHost: h\r\n").unwrap().is_none());
+        let big = [b"GET / HTTP/1.1\r\nX: ".as_slice(), &[b'a'; 17000]].concat();
+        assert_eq!(parse(&big).unwrap_err().status, 431);
+    }
+
+    #[test]
+    fn rfc9112_rejections() {
+        let cases: &[(&[u8], u16)] = &[
+            (b"GET / HTTP/1.1\r\n\r\n", 400),                                         // no Host
+            (b"GET / HTTP/1.1\r\nHost : h\r\n\r\n", 400),                             // space before colon
+            (b"GET / HTTP/2.0\r\nHost: h\r\n\r\n", 505),                              // unsupported version
+            (b"GET / HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n", 400),
+            (b"GET / HTTP/1.1\r\nHost: h\r\nContent-Length: x\r\n\r\n", 400),
+            (b"GET / HTTP/1.1\r\nHost: h\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", 400),
+            (b"GET / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip\r\n\r\n", 400),
+            (b"GET\r\n\r\n", 400),
+            (b"G@T / HTTP/1.1\r\nHost: h\r\n\r\n", 400),
+        ];
+        for (raw, status) in cases {
+            let got = parse(raw).map(|h| h.map(|_| ())).unwrap_err();
+            assert_eq!(got.status, *status, "{}", String::from_utf8_lossy(raw));
+        }
+    }
+
+    #[test]
+    fn connection_semantics() {
+        let h = parse(b"GET / HTTP/1.0\r\n\r\n").unwrap().unwrap();
+        assert!(h.close);
+        let h = parse(b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+            .unwrap()
+            .unwrap();
+        assert!(!h.close && h.keep_alive_10);
+        let h = parse(b"GET / HTTP/1.1\r\nHost: h\r\nConnection: Close\r\n\r\n")
+            .unwrap()
+            .unwrap();
+        assert!(h.close);
+        let h = parse(b"POST / HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nTransfer-Encoding: chunked\r\n\r\n")
+            .unwrap()
+            .unwrap();
+        assert!(h.expect_continue);
+        assert_eq!(h.framing, BodyFraming::Chunked);
+    }
+
+    proptest! {
+        #[test]
+        fn never_panics_and_offsets_stay_in_bounds(input in proptest::collection::vec(any::<u8>(), 0..600)) {
+            let mut spans = Vec::new();
+            if let Ok(Some(head)) = parse_head(&input, 16384, 100, &mut spans) {
+                prop_assert!(head.len <= input.len());
+                for r in [head.method, head.path, head.query] {
+                    prop_assert!(r.0 <= r.1 && r.1 as usize <= input.len());
+                }
+                for s in &spans {
+                    prop_assert!(s.value.1 as usize <= head.len);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,143 @@
+//! Writing response heads into the connection's output buffer.
+//!
+//! Heads are serialized straight into the per-connection write buffer: status line from a table,
+//! `Server` and the cached `Date`, the app's headers, then framing. Numbers are formatted with a
+//! small stack routine; nothing here allocates once the buffer has grown to its working size.
+
+use super::date;
+
+/// The reason phrase of `status` (empty for unknown codes, which RFC 9112 allows).
+pub(crate) fn reason(status: u16) -> &'static str {
+    match status {
+        100 => "Continue",
+        101 => "Switching Protocols",
+        200 => "OK",
+        201 => "Created",
+        202 => "Accepted",
+        204 => "No Content",
+        206 => "Partial Content",
+        301 => "Moved Permanently",
+        302 => "Found",
+        303 => "See Other",
+        304 => "Not Modified",
+        307 => "Temporary Redirect",
+        308 => "Permanent Redirect",
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        406 => "Not Acceptable",
+        408 => "Request Timeout",
+        409 => "Conflict",
+        410 => "Gone",
+        411 => "Length Required",
+        413 => "Content Too Large",
+        414 => "URI Too Long",
+        415 => "Unsupported Media Type",
+        422 => "Unprocessable Content",
+        426 => "Upgrade Required",
+        429 => "Too Many Requests",
+        431 => "Request Header Fields Too Large",
+        500 => "Internal Server Error",
+        501 => "Not Implemented",
+        502 => "Bad Gateway",
+        503 => "Service Unavailable",
+        504 => "Gateway Timeout",
+        505 => "HTTP Version Not Supported",
+        _ => "",
+    }
+}
+
+/// Appends the decimal digits of `n`.
+pub(crate) fn push_u64(out: &mut Vec<u8>, mut n: u64) {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&buf[i..]);
+}
+
+/// Appends the lowercase hex digits of `n` (chunk sizes).
+pub(crate) fn push_hex(out: &mut Vec<u8>, mut n: u64) {
+    let mut buf = [0u8; 16];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b"0123456789abcdef"[(n & 15) as usize];
+        n >>= 4;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&buf[i..]);
+}
+
+/// Status line, `Server` and `Date` (`HTTP/1.1 200 OK\r\nServer: waitless\r\nDate: ...\r\n`).
+pub(crate) fn push_status(out: &mut Vec<u8>, status: u16) {
+    match status {
+        200 => out.extend_from_slice(b"HTTP/1.1 200 OK\r\n"),
+        _ => {
+            out.extend_from_slice(b"HTTP/1.1 ");
+            push_u64(out, status as u64);
+            out.push(b' ');
+            out.extend_from_slice(reason(status).as_bytes());
+            out.extend_from_slice(b"\r\n");
+        }
+    }
+    out.extend_from_slice(b"Server: waitless\r\nDate: ");
+    out.extend_from_slice(&date::current());
+    out.extend_from_slice(b"\r\n");
+}
+
+/// A complete error response made by the server itself: JSON `{"detail": ...}`, then close.
+pub(crate) fn push_error(out: &mut Vec<u8>, status: u16, detail: &str, head_only: bool) {
+    push_status(out, status);
+    out.extend_from_slice(
+        b"Content-Type: application/json\r\nConnection: close\r\nContent-Length: ",
+    );
+    // {"detail":"..."}; `detail` is one of the server's own ASCII messages without quotes.
+    let body_len = detail.len() + 13;
+    push_u64(out, body_len as u64);
+    out.extend_from_slice(b"\r\n\r\n");
+    if !head_only {
+        out.extend_from_slice(b"{\"detail\":\"");
+        out.extend_from_slice(detail.as_bytes());
+        out.extend_from_slice(b"\"}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers() {
+        let mut v = Vec::new();
+        push_u64(&mut v, 0);
+        v.push(b' ');
+        push_u64(&mut v, 18_446_744_073_709_551_615);
+        v.push(b' ');
+        push_hex(&mut v, 0);
+        v.push(b' ');
+        push_hex(&mut v, 0x1f4a);
+        assert_eq!(v, b"0 18446744073709551615 0 1f4a");
+    }
+
+    #[test]
+    fn error_body_length_matches() {
+        let mut v = Vec::new();
+        push_error(&mut v, 431, "Request header fields too large", false);
+        let text = String::from_utf8(v).unwrap();
+        let (head, body) = text.split_once("\r\n\r\n").unwrap();
+        assert!(head.starts_with("HTTP/1.1 431 Request Header Fields Too Large\r\n"));
+        assert!(head.contains(&format!("Content-Length: {}", body.len())));
+        assert_eq!(body, r#"{"detail":"Request header fields too large"}"#);
+    }
+}
