@@ -1,0 +1,92 @@
+//! The one error type of the crate: every way a job can fail to produce its value.
+
+use std::fmt;
+use std::io;
+
+/// Why a job submitted to a [`ThreadPool`](crate::ThreadPool) or a
+/// [`ProcessPool`](crate::ProcessPool) produced no value.
+///
+/// Every variant fails exactly one job; the pool itself keeps serving (except after
+/// [`PoolError::ShutDown`]).
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum PoolError {
+    /// The bounded queue is full (back-pressure: a server maps it to 503). Nothing was queued.
+    QueueFull,
+    /// The job panicked; the payload's message (`&str`/`String` payloads, else a placeholder).
+    Panicked(String),
+    /// The worker process running the job died (abort, a signal such as SIGSEGV or SIGKILL, OOM
+    /// kill, or an exit). It has been reaped and replaced.
+    WorkerDied {
+        /// The signal that killed it, if a signal did.
+        signal: Option<i32>,
+        /// Its exit code, if it exited.
+        exit_code: Option<i32>,
+    },
+    /// The job ran longer than its timeout; its worker process was killed and replaced.
+    Timeout,
+    /// The pool was shut down before the job could run.
+    ShutDown,
+    /// No job of this name is registered (process pool).
+    UnknownJob(String),
+    /// The argument or the result could not be (de)serialized (process pool).
+    Codec(String),
+    /// A worker sent a malformed or oversized frame; the worker was killed and replaced.
+    Protocol(String),
+    /// A worker process could not be started.
+    Spawn(io::Error),
+}
+
+impl fmt::Display for PoolError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PoolError::QueueFull => f.write_str("the pool's queue is full"),
+            PoolError::Panicked(msg) => write!(f, "the job panicked: {msg}"),
+            PoolError::WorkerDied {
+                signal: Some(sig), ..
+            } => write!(f, "the worker process was killed by signal {sig}"),
+            PoolError::WorkerDied {
+                exit_code: Some(code),
+                ..
+            } => write!(f, "the worker process exited with code {code}"),
+            PoolError::WorkerDied { .. } => f.write_str("the worker process died"),
+            PoolError::Timeout => f.write_str("the job timed out; its worker was replaced"),
+            PoolError::ShutDown => f.write_str("the pool is shut down"),
+            PoolError::UnknownJob(name) => write!(f, "no job named {name:?} is registered"),
+            PoolError::Codec(msg) => write!(f, "job argument or result encoding failed: {msg}"),
+            PoolError::Protocol(msg) => write!(f, "worker protocol error: {msg}"),
+            PoolError::Spawn(e) => write!(f, "cannot start a worker process: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for PoolError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            PoolError::Spawn(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<PoolError> for io::Error {
+    fn from(e: PoolError) -> io::Error {
+        let kind = match e {
+            PoolError::QueueFull => io::ErrorKind::WouldBlock,
+            PoolError::Timeout => io::ErrorKind::TimedOut,
+            _ => io::ErrorKind::Other,
+        };
+        io::Error::new(kind, e)
+    }
+}
+
+/// The message of a panic payload.
+pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&'static str>() {
+        (*s).to_owned()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "non-string panic payload".to_owned()
+    }
+}

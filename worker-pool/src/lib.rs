@@ -1,0 +1,65 @@
+//! # waitless-pool
+//!
+//! **One job:** keep CPU-bound work off the event loop, and let the loop await its result without
+//! ever blocking.
+//!
+//! This is the seed's rule for CPU-bound work in an async server, "Event Loop에서 CPU 작업 제거"
+//! (take CPU work off the event loop; "async endpoint에서 직접 계산 금지" — never compute directly
+//! in an async endpoint). A loop thread that computes for 100 ms serves nobody else for 100 ms:
+//! async is not parallelism, it only spends *waiting* time well. So the computation goes
+//! elsewhere and the loop waits for it like it waits for a socket:
+//!
+//! * [`ThreadPool`] (the seed's `ThreadPoolExecutor`, "짧은 CPU 작업"): short jobs as `Send`
+//!   closures on a work-stealing pool of OS threads (crossbeam-deque). Rust has no GIL, so these
+//!   threads run in parallel; the result comes back through a cross-thread wake of the loop.
+//! * [`ProcessPool`] (the seed's `ProcessPoolExecutor`, "무거운 CPU 작업"): registered, typed
+//!   functions in worker processes. Slower per job than a thread, but a job that aborts,
+//!   segfaults or leaks takes only its own worker down; the pool replaces it and keeps serving
+//!   (where Python's pool raises `BrokenProcessPool`).
+//! * The seed's last step, a separate worker tier ("완전 분리 구조": a queue and worker servers),
+//!   is outside this crate; `docs/worker-pool.md` says when to reach for it.
+//!
+//! ## Example
+//!
+//! A process pool needs [`init`] at the top of `main` (workers re-execute the binary; see
+//! [`init`] and [`Registry`]). A thread pool needs nothing:
+//!
+//! ```
+//! use std::time::{Duration, Instant};
+//! use waitless_executor::{block_on, spawn};
+//! use waitless_pool::ThreadPool;
+//!
+//! fn fib(n: u32) -> u64 {
+//!     if n < 2 { n as u64 } else { fib(n - 1) + fib(n - 2) }
+//! }
+//!
+//! let pool = ThreadPool::builder().threads(2).build().unwrap();
+//! block_on(async {
+//!     // A timer task on the loop keeps ticking while fib runs on a pool thread.
+//!     let ticker = spawn(async {
+//!         let start = Instant::now();
+//!         waitless_reactor::sleep(Duration::from_millis(5)).await;
+//!         start.elapsed()
+//!     });
+//!     let value = pool.spawn(|| fib(25)).await.unwrap();
+//!     assert_eq!(value, 75_025);
+//!     assert!(ticker.await.unwrap() >= Duration::from_millis(5));
+//!
+//!     // A panic in a job is an error, not a dead loop.
+//!     let err = pool.spawn(|| -> u64 { panic!("boom") }).await.unwrap_err();
+//!     assert!(matches!(err, waitless_pool::PoolError::Panicked(m) if m == "boom"));
+//! });
+//! ```
+
+// The pool's contract is its documentation: every public item says what it does.
+#![warn(missing_docs)]
+
+mod error;
+mod process;
+mod thread;
+
+pub use error::PoolError;
+pub use process::{
+    init, is_worker, Job, JobFuture, ProcessPool, ProcessPoolBuilder, Registry, DEFAULT_MAX_FRAME,
+};
+pub use thread::{JobHandle, ThreadPool, ThreadPoolBuilder};
