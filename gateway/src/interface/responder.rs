@@ -133,6 +133,8 @@ pub struct Responder<'a> {
     pub(crate) scratch: &'a mut Vec<u8>,
     pub(crate) stream: &'a TcpStream,
     pub(crate) state: &'a mut ResponseState,
+    /// The worker is shutting down: every response from now on closes its connection.
+    pub(crate) shutting_down: &'a std::cell::Cell<bool>,
 }
 
 impl Responder<'_> {
@@ -220,6 +222,9 @@ impl Responder<'_> {
         } else {
             500
         };
+        if self.shutting_down.get() {
+            self.state.close = true;
+        }
         let chunked =
             length.is_none() && self.state.version == Version::Http11 && !bodyless(status);
         if length.is_none() && !chunked && !bodyless(status) {

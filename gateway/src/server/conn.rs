@@ -99,7 +99,7 @@ impl BufferPool {
 /// Shutdown signal shared by the accept loop and every connection of a worker.
 #[derive(Default)]
 pub(crate) struct Shutdown {
-    started: Cell<bool>,
+    pub(crate) started: Cell<bool>,
     waiters: RefCell<Slab<Waker>>,
 }
 
@@ -383,7 +383,9 @@ impl<A: App> Conn<'_, A> {
             write.clear();
         }
 
-        let started = cfg.access_log.then(Instant::now);
+        let log_access =
+            cfg.access_log && log::log_enabled!(target: "waitless::access", log::Level::Info);
+        let started = log_access.then(Instant::now);
         let head_end = self.start + head.len;
         let framing = match head.framing {
             BodyFraming::None => Framing::Empty,
@@ -444,6 +446,7 @@ impl<A: App> Conn<'_, A> {
             scratch: &mut *scratch,
             stream: self.stream,
             state: &mut resp_state,
+            shutting_down: &worker.shutdown.started,
         };
         let outcome = {
             let call = pin!(AssertUnwindSafe(worker.app.call(request, responder)).catch_unwind());
@@ -527,7 +530,7 @@ impl<A: App> Conn<'_, A> {
         }
 
         if let Some(t0) = started {
-            if log::log_enabled!(target: "waitless::access", log::Level::Info) {
+            {
                 log::info!(
                     target: "waitless::access",
                     "{client} - \"{} {} HTTP/{}\" {} {:.1}ms",

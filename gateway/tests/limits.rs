@@ -1,0 +1,216 @@
+//! Every limit and timeout, crossed once; the server keeps serving afterwards.
+
+mod support;
+
+use std::io::{ErrorKind, Write};
+use std::time::{Duration, Instant};
+
+use support::*;
+use waitless_gateway::Config;
+
+#[test]
+fn head_larger_than_16_kib_is_431() {
+    let addr = start_default();
+    let mut s = connect(addr);
+    let big = format!(
+        "GET /plaintext HTTP/1.1\r\nHost: t\r\nX-Big: {}\r\n\r\n",
+        "a".repeat(17 * 1024)
+    );
+    let _ = s.write_all(big.as_bytes());
+    let r = read_response(&mut s, false).unwrap();
+    assert_eq!(r.status, 431);
+    assert_standard_headers(&r);
+    assert!(closed_by_server(&mut s));
+    assert_alive(addr);
+
+    // Just under the limit is fine.
+    let ok = format!(
+        "GET /plaintext HTTP/1.1\r\nHost: t\r\nX-Big: {}\r\n\r\n",
+        "a".repeat(15 * 1024)
+    );
+    assert_eq!(roundtrip(addr, ok.as_bytes()).status, 200);
+}
+
+#[test]
+fn too_many_headers_is_431() {
+    let addr = start_default();
+    let mut raw = String::from("GET /plaintext HTTP/1.1\r\nHost: t\r\n");
+    for i in 0..150 {
+        raw.push_str(&format!("X-{i}: v\r\n"));
+    }
+    raw.push_str("\r\n");
+    assert_eq!(roundtrip(addr, raw.as_bytes()).status, 431);
+    assert_alive(addr);
+}
+
+#[test]
+fn body_over_the_limit_is_413_for_length_and_for_chunked() {
+    let addr = start(
+        Config {
+            max_body_size: 1024,
+            ..Config::default()
+        },
+        || TestApp,
+    );
+    // Declared too large: refused before the app runs (and before any body byte is read).
+    let r = roundtrip(
+        addr,
+        b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 1025\r\n\r\n",
+    );
+    assert_eq!(r.status, 413);
+    assert_alive(addr);
+
+    // Chunked: enforced while streaming, the app's read fails and the server answers 413.
+    let mut s = connect(addr);
+    s.write_all(b"POST /echo-stream HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n")
+        .unwrap();
+    let chunk = format!("200\r\n{}\r\n", "y".repeat(0x200));
+    for _ in 0..2 {
+        s.write_all(chunk.as_bytes()).unwrap();
+    }
+    // Exactly 1024 bytes so far: still allowed; one more byte crosses the limit.
+    s.write_all(b"1\r\nz\r\n0\r\n\r\n").unwrap();
+    let r = read_response(&mut s, false).unwrap();
+    // The streaming app had already started its response, so the stream is cut short and the
+    // connection closed; the app saw BodyError::TooLarge.
+    assert_eq!(r.status, 200);
+    assert!(r.body.len() <= 1024);
+    assert_alive(addr);
+
+    let mut s = connect(addr);
+    s.write_all(b"POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n")
+        .unwrap();
+    s.write_all(format!("401\r\n{}\r\n0\r\n\r\n", "y".repeat(0x401)).as_bytes())
+        .unwrap();
+    assert_eq!(read_response(&mut s, false).unwrap().status, 413);
+    assert_alive(addr);
+
+    // The default limit is 1 MiB.
+    let addr = start_default();
+    let r = roundtrip(
+        addr,
+        b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 1048577\r\n\r\n",
+    );
+    assert_eq!(r.status, 413);
+}
+
+#[test]
+fn slowloris_head_gets_408_after_the_head_timeout() {
+    let addr = start(
+        Config {
+            head_timeout: Duration::from_millis(300),
+            ..Config::default()
+        },
+        || TestApp,
+    );
+    let mut s = connect(addr);
+    let t0 = Instant::now();
+    s.write_all(b"GET /plaintext HTTP/1.1\r\nHost: t\r\n")
+        .unwrap(); // never finished
+    let r = read_response(&mut s, false).unwrap();
+    assert_eq!(r.status, 408);
+    assert!(t0.elapsed() >= Duration::from_millis(300));
+    assert!(closed_by_server(&mut s));
+    assert_alive(addr);
+}
+
+#[test]
+fn idle_keep_alive_connections_are_closed_after_the_timeout() {
+    let addr = start(
+        Config {
+            keep_alive_timeout: Duration::from_millis(200),
+            ..Config::default()
+        },
+        || TestApp,
+    );
+    let mut s = connect(addr);
+    s.write_all(b"GET /plaintext HTTP/1.1\r\nHost: t\r\n\r\n")
+        .unwrap();
+    assert_eq!(read_response(&mut s, false).unwrap().status, 200);
+    let t0 = Instant::now();
+    assert!(closed_by_server(&mut s), "idle connection was not closed");
+    let waited = t0.elapsed();
+    assert!(
+        waited >= Duration::from_millis(150),
+        "closed too early: {waited:?}"
+    );
+    // A connection that never sends anything is closed the same way.
+    let mut silent = connect(addr);
+    assert!(closed_by_server(&mut silent));
+}
+
+#[test]
+fn connections_beyond_limit_concurrency_get_503() {
+    let addr = start(
+        Config {
+            limit_concurrency: Some(2),
+            ..Config::default()
+        },
+        || TestApp,
+    );
+    // Two connections held open with a completed request each (so they are counted).
+    let mut held = Vec::new();
+    for _ in 0..2 {
+        let mut s = connect(addr);
+        s.write_all(b"GET /plaintext HTTP/1.1\r\nHost: t\r\n\r\n")
+            .unwrap();
+        assert_eq!(read_response(&mut s, false).unwrap().status, 200);
+        held.push(s);
+    }
+    let r = roundtrip(addr, b"GET /plaintext HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_eq!(r.status, 503);
+    assert_standard_headers(&r);
+    drop(held);
+    // Once they close, new connections are served again.
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        let r = roundtrip(addr, b"GET /plaintext HTTP/1.1\r\nHost: t\r\n\r\n");
+        if r.status == 200 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "server never recovered from the limit"
+        );
+        std::thread::yield_now();
+    }
+}
+
+#[test]
+fn a_client_that_never_reads_cannot_grow_server_memory() {
+    // Each response is 256 KiB; the client pipelines requests without reading a byte. The
+    // server must stop reading requests once its socket is full, so the client's own writes
+    // eventually block. Without backpressure the server would buffer every response.
+    let addr = start_default();
+    let s = connect(addr);
+    s.set_nonblocking(true).unwrap();
+    let req = b"GET /big?kb=256 HTTP/1.1\r\nHost: t\r\n\r\n";
+    let mut sent = 0usize;
+    let mut blocked = false;
+    let deadline = Instant::now() + DEADLINE;
+    let mut stream = &s;
+    while Instant::now() < deadline {
+        match stream.write(req) {
+            Ok(n) => sent += n,
+            Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                // Give the server a moment to drain what it can, then check it stays blocked.
+                std::thread::sleep(Duration::from_millis(50));
+                if stream.write(req).is_err() {
+                    blocked = true;
+                    break;
+                }
+            }
+            Err(e) => panic!("write failed: {e}"),
+        }
+        assert!(
+            sent < 64 << 20,
+            "server kept reading: {sent} bytes of requests accepted"
+        );
+    }
+    // What was accepted sits in kernel socket buffers (a few MiB on loopback) and in the
+    // server's one read buffer; had the server kept reading, every request would have added
+    // 256 KiB of buffered response and the writes would never have blocked.
+    assert!(blocked, "the client's writes never blocked");
+    drop(s);
+    assert_alive(addr);
+}
