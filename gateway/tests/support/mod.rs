@@ -211,15 +211,10 @@ impl App for TestApp {
             "/echo-stream" => {
                 // Chunked in, chunked out: every request chunk becomes a response chunk.
                 let _ = res.start(200, &[("content-type", "application/octet-stream")]);
-                loop {
-                    match req.body.chunk().await {
-                        Ok(Some(c)) => {
-                            let c = c.to_vec();
-                            if res.write(&c).await.is_err() {
-                                break;
-                            }
-                        }
-                        _ => break,
+                while let Ok(Some(c)) = req.body.chunk().await {
+                    let c = c.to_vec();
+                    if res.write(&c).await.is_err() {
+                        break;
                     }
                 }
                 res.finish().await
