@@ -1316,12 +1316,12 @@ fn panel(
         let cut = if *v > cap * 1.0001 { " »" } else { "" };
         let _ = writeln!(
             svg,
-            r#"<text x="{:.1}" y="{}" font-size="11">{}{} {}</text>"#,
+            r#"<text x="{:.1}" y="{}" font-size="11">{} {}{}</text>"#,
             x + label_w + len + 4.0,
             yy + 12.0,
             fmt_num(*v),
-            cut,
-            unit
+            unit,
+            cut
         );
     }
     24.0 + bars.len() as f64 * row + 14.0
