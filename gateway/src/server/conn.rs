@@ -21,9 +21,10 @@
 
 use std::cell::{Cell, RefCell};
 use std::future::poll_fn;
+use std::future::Future;
 use std::net::SocketAddr;
 use std::panic::AssertUnwindSafe;
-use std::pin::pin;
+use std::pin::{pin, Pin};
 use std::rc::Rc;
 use std::task::{Poll, Waker};
 use std::time::Instant;
@@ -170,37 +171,11 @@ enum Wake {
     Shutdown,
 }
 
-/// Why the connection ends.
-enum End {
-    Close,
-}
-
-pub(crate) async fn serve<A: App>(
+/// A connection's own state. It moves into the active-phase future while bytes are being
+/// processed and comes back when the connection is idle again.
+pub(crate) struct Conn<A> {
     worker: Rc<Worker<A>>,
     stream: TcpStream,
-    peer: SocketAddr,
-    local: SocketAddr,
-) {
-    let mut conn = Conn {
-        worker: &worker,
-        stream: &stream,
-        peer,
-        local,
-        bufs: None,
-        start: 0,
-        end: 0,
-    };
-    let End::Close = conn.run().await;
-    if let Some(b) = conn.bufs.take() {
-        worker.pool.give(b);
-    }
-    drop(stream);
-    worker.connection_closed();
-}
-
-struct Conn<'w, A> {
-    worker: &'w Worker<A>,
-    stream: &'w TcpStream,
     peer: SocketAddr,
     local: SocketAddr,
     bufs: Option<Box<Buffers>>,
@@ -209,87 +184,158 @@ struct Conn<'w, A> {
     end: usize,
 }
 
-impl<A: App> Conn<'_, A> {
-    async fn run(&mut self) -> End {
-        let cfg = &self.worker.config;
+impl<A> Conn<A> {
+    pub(crate) fn new(
+        worker: Rc<Worker<A>>,
+        stream: TcpStream,
+        peer: SocketAddr,
+        local: SocketAddr,
+    ) -> Conn<A> {
+        Conn {
+            worker,
+            stream,
+            peer,
+            local,
+            bufs: None,
+            start: 0,
+            end: 0,
+        }
+    }
+}
+
+/// Pooled storage for active-phase futures, shared by a worker's connections.
+///
+/// Why: a future's size is that of its largest state, and the request path (scope, body and
+/// response state, the app's own future) is ~1.3 KB. If the connection task held it inline, every
+/// idle keep-alive connection would pay for it. Instead the task holds only the idle loop, and
+/// while bytes are being processed it runs `active(conn)` inside a slot borrowed from this pool —
+/// the slot's allocation is reused (`Pin::set`), so there is still no allocation per request.
+pub(crate) type Slots<F> = Rc<RefCell<Vec<Pin<Box<Option<F>>>>>>;
+
+/// Drives one connection: waits while idle (holding no buffer and no request state), runs the
+/// active phase in a pooled slot when bytes arrive.
+pub(crate) async fn serve<A, F>(mut conn: Conn<A>, slots: Slots<F>, active: fn(Conn<A>) -> F)
+where
+    A: App,
+    F: Future<Output = (Conn<A>, bool)>,
+{
+    loop {
+        if !conn.wait_for_bytes().await {
+            break;
+        }
+        let mut slot = slots.borrow_mut().pop().unwrap_or_else(|| Box::pin(None));
+        slot.set(Some(active(conn)));
+        let (back, keep_open) = poll_fn(|cx| match slot.as_mut().as_pin_mut() {
+            Some(fut) => fut.poll(cx),
+            None => unreachable!("the slot was filled above"),
+        })
+        .await;
+        slot.set(None);
+        {
+            let mut free = slots.borrow_mut();
+            if free.len() < POOL_MAX {
+                free.push(slot);
+            }
+        }
+        conn = back;
+        if !keep_open {
+            break;
+        }
+    }
+    if let Some(b) = conn.bufs.take() {
+        conn.worker.pool.give(b);
+    }
+    let worker = conn.worker.clone();
+    drop(conn);
+    worker.connection_closed();
+}
+
+/// The active phase: from "bytes are buffered" back to "nothing buffered" (true) or to the end
+/// of the connection (false).
+pub(crate) async fn active<A: App>(mut conn: Conn<A>) -> (Conn<A>, bool) {
+    let keep_open = conn.process().await;
+    (conn, keep_open)
+}
+
+impl<A: App> Conn<A> {
+    /// IDLE: returns buffers to the pool and waits for readability, the keep-alive timeout or
+    /// shutdown. True when bytes were read into freshly taken buffers.
+    async fn wait_for_bytes(&mut self) -> bool {
         loop {
-            // ---- IDLE: nothing buffered, no buffers held.
-            if self.start == self.end {
-                if let Some(b) = self.bufs.take() {
-                    self.worker.pool.give(b);
-                }
-                self.start = 0;
-                self.end = 0;
-                if self.worker.shutdown.is_started() {
-                    return End::Close;
-                }
-                let wake = {
-                    let readable = async {
-                        let _ = self.stream.readable().await;
-                        Wake::Readable
-                    };
-                    let timeout = async {
-                        sleep(cfg.keep_alive_timeout).await;
-                        Wake::Timeout
-                    };
-                    let shutdown = async {
-                        self.worker.shutdown.wait().await;
-                        Wake::Shutdown
-                    };
-                    readable.or(timeout).or(shutdown).await
+            if let Some(b) = self.bufs.take() {
+                self.worker.pool.give(b);
+            }
+            self.start = 0;
+            self.end = 0;
+            if self.worker.shutdown.is_started() {
+                return false;
+            }
+            let wake = {
+                let readable = async {
+                    let _ = self.stream.readable().await;
+                    Wake::Readable
                 };
-                match wake {
-                    Wake::Readable => {}
-                    Wake::Timeout | Wake::Shutdown => return End::Close,
-                }
-                // Take buffers only if bytes are really there (the readiness may be stale).
-                let mut bufs = self.worker.pool.take();
-                let read = {
-                    let stream = self.stream;
-                    let buf = &mut bufs.read[..];
-                    futures_lite::future::poll_once(poll_fn(|cx| stream.poll_read(cx, buf))).await
+                let timeout = async {
+                    sleep(self.worker.config.keep_alive_timeout).await;
+                    Wake::Timeout
                 };
-                match read {
-                    None => {
-                        self.worker.pool.give(bufs);
-                        continue;
-                    }
-                    Some(Ok(0)) | Some(Err(_)) => {
-                        self.worker.pool.give(bufs);
-                        return End::Close;
-                    }
-                    Some(Ok(n)) => {
-                        self.end = n;
-                        self.bufs = Some(bufs);
-                    }
+                let shutdown = async {
+                    self.worker.shutdown.wait().await;
+                    Wake::Shutdown
+                };
+                readable.or(timeout).or(shutdown).await
+            };
+            match wake {
+                Wake::Readable => {}
+                Wake::Timeout | Wake::Shutdown => return false,
+            }
+            // Take buffers only if bytes are really there (the readiness may be stale).
+            let mut bufs = self.worker.pool.take();
+            let read = {
+                let stream = &self.stream;
+                let buf = &mut bufs.read[..];
+                futures_lite::future::poll_once(poll_fn(|cx| stream.poll_read(cx, buf))).await
+            };
+            match read {
+                None => self.worker.pool.give(bufs),
+                Some(Ok(0)) | Some(Err(_)) => {
+                    self.worker.pool.give(bufs);
+                    return false;
+                }
+                Some(Ok(n)) => {
+                    self.end = n;
+                    self.bufs = Some(bufs);
+                    return true;
                 }
             }
+        }
+    }
 
-            // ---- PARSE + CALL every complete request in the buffer.
+    /// ACTIVE: parse and serve every buffered request, flush, read the rest of a partial head.
+    async fn process(&mut self) -> bool {
+        loop {
             date::refresh();
-            let head_deadline = Instant::now() + cfg.head_timeout;
+            let head_deadline = Instant::now() + self.worker.config.head_timeout;
             loop {
                 match self.one_request().await {
                     Step::Continue => {}
                     Step::NeedMore => break,
                     Step::Close => {
                         self.flush().await;
-                        return End::Close;
+                        return false;
                     }
                 }
             }
-
-            // ---- FLUSH the batch: one write for every response above.
+            // FLUSH the batch: one write for every response above.
             if !self.flush().await {
-                return End::Close;
+                return false;
             }
             if self.start == self.end {
-                continue;
+                return true;
             }
-
-            // ---- READ the rest of a partial head, bounded by the head deadline (slowloris).
+            // READ the rest of a partial head, bounded by the head deadline (slowloris).
             if !self.read_more(head_deadline).await {
-                return End::Close;
+                return false;
             }
         }
     }
@@ -302,7 +348,7 @@ impl<A: App> Conn<'_, A> {
         if b.write.is_empty() {
             return true;
         }
-        let ok = write_all(self.stream, &b.write).await.is_ok();
+        let ok = write_all(&self.stream, &b.write).await.is_ok();
         b.write.clear();
         ok
     }
@@ -317,7 +363,7 @@ impl<A: App> Conn<'_, A> {
             self.end -= self.start;
             self.start = 0;
         }
-        let stream = self.stream;
+        let stream = &self.stream;
         let buf = &mut b.read[self.end..];
         let read = poll_fn(|cx| stream.poll_read(cx, buf)).or(async {
             sleep_until(deadline).await;
@@ -331,7 +377,7 @@ impl<A: App> Conn<'_, A> {
             }
             Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {
                 push_error(&mut b.write, 408, "Request Timeout", false);
-                let _ = write_all(self.stream, &b.write).await;
+                let _ = write_all(&self.stream, &b.write).await;
                 b.write.clear();
                 false
             }
@@ -341,7 +387,7 @@ impl<A: App> Conn<'_, A> {
 
     /// Parses and serves the request at `start`, if its head is complete.
     async fn one_request(&mut self) -> Step {
-        let worker = self.worker;
+        let worker = &*self.worker;
         let cfg = &worker.config;
         let Some(bufs) = self.bufs.as_mut() else {
             return Step::Close;
@@ -377,7 +423,7 @@ impl<A: App> Conn<'_, A> {
         }
         // Keep 100 Continue behind every earlier response of the batch.
         if head.expect_continue && !write.is_empty() {
-            if write_all(self.stream, write).await.is_err() {
+            if write_all(&self.stream, write).await.is_err() {
                 return Step::Close;
             }
             write.clear();
@@ -438,13 +484,13 @@ impl<A: App> Conn<'_, A> {
             body: Body {
                 state: &mut body_state,
                 buf: &mut *rest,
-                stream: self.stream,
+                stream: &self.stream,
             },
         };
         let responder = Responder {
             out: &mut *write,
             scratch: &mut *scratch,
-            stream: self.stream,
+            stream: &self.stream,
             state: &mut resp_state,
             shutting_down: &worker.shutdown.started,
         };
@@ -508,7 +554,7 @@ impl<A: App> Conn<'_, A> {
                 let mut body = Body {
                     state: &mut body_state,
                     buf: rest,
-                    stream: self.stream,
+                    stream: &self.stream,
                 };
                 let drain = async {
                     loop {
@@ -548,7 +594,7 @@ impl<A: App> Conn<'_, A> {
         if matches!(step, Step::Continue) && write.len() >= cfg.write_high_water {
             // Backpressure: a client that pipelines without reading gets its responses written
             // (waiting for it to read) before any more of its requests are parsed.
-            if write_all(self.stream, write).await.is_err() {
+            if write_all(&self.stream, write).await.is_err() {
                 return Step::Close;
             }
             write.clear();

@@ -164,6 +164,9 @@ async fn accept_loop<A: App>(
     listener: &TcpListener,
     local: SocketAddr,
 ) -> Result<(), ServeError> {
+    // The active-phase futures of every connection of this worker share one pool; its element
+    // type is the (unnameable) future of `conn::active::<A>`, inferred from the call below.
+    let slots = Rc::new(RefCell::new(Vec::new()));
     loop {
         let (stream, peer) = match listener.accept().await {
             Ok(conn) => conn,
@@ -184,7 +187,8 @@ async fn accept_loop<A: App>(
             continue;
         }
         worker.open.set(worker.open.get() + 1);
-        spawn(conn::serve(worker.clone(), stream, peer, local)).detach();
+        let conn = conn::Conn::new(worker.clone(), stream, peer, local);
+        spawn(conn::serve(conn, slots.clone(), conn::active::<A>)).detach();
     }
 }
 
