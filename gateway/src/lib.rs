@@ -56,3 +56,39 @@ pub use interface::{
     ScopeKind, State, Version,
 };
 pub use server::{serve, ChunkedError, ServeError, Server};
+
+/// Entry points for the cargo-fuzz targets in `gateway/fuzz` (feature `fuzzing`).
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing {
+    /// Parses one request head; returns its length when complete and valid.
+    pub fn parse_head(data: &[u8]) -> Option<usize> {
+        let mut spans = Vec::new();
+        match crate::server::parse::parse_head(data, 16 * 1024, 100, &mut spans) {
+            Ok(Some(head)) => Some(head.len),
+            _ => None,
+        }
+    }
+
+    /// Feeds `data` to a chunked decoder `step` bytes at a time; returns the decoded length.
+    pub fn decode_chunked(data: &[u8], step: usize) -> usize {
+        let mut dec = crate::server::chunked::ChunkedDecoder::default();
+        let (mut pos, mut avail, mut out) = (0, step.min(data.len()), 0);
+        for _ in 0..data.len() * 2 + 2 {
+            match dec.decode(&data[pos..avail]) {
+                Err(_) => break,
+                Ok((used, range)) => {
+                    out += range.map_or(0, |r| r.len());
+                    pos += used;
+                }
+            }
+            if dec.is_done() || (pos == avail && avail == data.len()) {
+                break;
+            }
+            if pos == avail {
+                avail = (avail + step).min(data.len());
+            }
+        }
+        out
+    }
+}
