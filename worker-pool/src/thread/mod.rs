@@ -23,8 +23,14 @@ use crossbeam_deque::{Injector, Stealer};
 
 use crate::PoolError;
 
-/// A type-erased job: run the closure and deliver its result into its slot.
-pub(crate) type Job = Box<dyn FnOnce() + Send>;
+/// A type-erased job: one allocation holds the closure, then its result, then nothing.
+pub(crate) type Job = Arc<dyn Run>;
+
+/// The worker's view of a job.
+pub(crate) trait Run: Send + Sync {
+    /// Runs the closure (unless the job was cancelled) and delivers the result.
+    fn run(&self);
+}
 
 /// State shared by the pool handle and its threads.
 pub(crate) struct Shared {
@@ -187,7 +193,7 @@ impl ThreadPool {
         match self.try_spawn(f) {
             Ok(handle) => handle,
             Err(e) => JobHandle {
-                slot: None,
+                cell: None,
                 early: Some(e),
             },
         }
@@ -208,26 +214,17 @@ impl ThreadPool {
             shared.queued.fetch_sub(1, Ordering::Relaxed);
             return Err(PoolError::QueueFull);
         }
-        let slot = Arc::new(Slot {
-            state: Mutex::new(SlotState {
-                result: None,
+        let cell = Arc::new(JobCell {
+            state: Mutex::new(CellState {
+                stage: Stage::Queued(f),
                 waker: None,
             }),
-            cancelled: AtomicBool::new(false),
         });
-        let job_slot = slot.clone();
-        let job: Job = Box::new(move || {
-            if job_slot.cancelled.load(Ordering::Relaxed) {
-                return;
-            }
-            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))
-                .map_err(|payload| PoolError::Panicked(crate::error::panic_message(&*payload)));
-            job_slot.complete(result);
-        });
+        let job: Job = cell.clone();
         shared.injector.push(job);
         shared.notify_one();
         Ok(JobHandle {
-            slot: Some(slot),
+            cell: Some(cell),
             early: None,
         })
     }
@@ -269,23 +266,52 @@ impl std::fmt::Debug for ThreadPool {
     }
 }
 
-struct SlotState<T> {
-    result: Option<Result<T, PoolError>>,
+enum Stage<F, T> {
+    Queued(F),
+    Running,
+    Done(Result<T, PoolError>),
+    /// The result was taken, or the handle dropped the job before it started.
+    Gone,
+}
+
+struct CellState<F, T> {
+    stage: Stage<F, T>,
     waker: Option<Waker>,
 }
 
-/// Where a job's result meets the task awaiting it.
-struct Slot<T> {
-    state: Mutex<SlotState<T>>,
-    /// The handle was dropped: skip the job if it has not started.
-    cancelled: AtomicBool,
+/// Where a job's closure waits, runs, and leaves its result for the task awaiting it.
+struct JobCell<F, T> {
+    state: Mutex<CellState<F, T>>,
 }
 
-impl<T> Slot<T> {
-    fn complete(&self, result: Result<T, PoolError>) {
+impl<F, T> JobCell<F, T> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, CellState<F, T>> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl<F, T> Run for JobCell<F, T>
+where
+    F: FnOnce() -> T + Send,
+    T: Send,
+{
+    fn run(&self) {
+        let f = {
+            let mut state = self.lock();
+            match std::mem::replace(&mut state.stage, Stage::Running) {
+                Stage::Queued(f) => f,
+                other => {
+                    // Cancelled before it started.
+                    state.stage = other;
+                    return;
+                }
+            }
+        };
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))
+            .map_err(|payload| PoolError::Panicked(crate::error::panic_message(&*payload)));
         let waker = {
-            let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-            state.result = Some(result);
+            let mut state = self.lock();
+            state.stage = Stage::Done(result);
             state.waker.take()
         };
         // Woken outside the lock: for a waitless task this is the loop's remote queue + notify.
@@ -295,12 +321,43 @@ impl<T> Slot<T> {
     }
 }
 
+/// The handle's view of a job.
+trait Await<T>: Send + Sync {
+    fn poll_result(&self, cx: &mut Context<'_>) -> Poll<Result<T, PoolError>>;
+    fn cancel(&self);
+}
+
+impl<F: Send, T: Send> Await<T> for JobCell<F, T> {
+    fn poll_result(&self, cx: &mut Context<'_>) -> Poll<Result<T, PoolError>> {
+        let mut state = self.lock();
+        if let Stage::Done(_) = state.stage {
+            if let Stage::Done(result) = std::mem::replace(&mut state.stage, Stage::Gone) {
+                return Poll::Ready(result);
+            }
+        }
+        match &state.waker {
+            Some(w) if w.will_wake(cx.waker()) => {}
+            _ => state.waker = Some(cx.waker().clone()),
+        }
+        Poll::Pending
+    }
+
+    fn cancel(&self) {
+        let mut state = self.lock();
+        if let Stage::Queued(_) = state.stage {
+            let queued = std::mem::replace(&mut state.stage, Stage::Gone);
+            drop(state);
+            drop(queued);
+        }
+    }
+}
+
 /// The future of a [`ThreadPool`] job: resolves to the job's value or a [`PoolError`].
 ///
 /// Dropping it before the job started cancels the job.
 #[must_use = "a JobHandle does nothing unless awaited; dropping it cancels a job not yet started"]
 pub struct JobHandle<T> {
-    slot: Option<Arc<Slot<T>>>,
+    cell: Option<Arc<dyn Await<T>>>,
     early: Option<PoolError>,
 }
 
@@ -312,27 +369,21 @@ impl<T> Future for JobHandle<T> {
         if let Some(e) = this.early.take() {
             return Poll::Ready(Err(e));
         }
-        let Some(slot) = &this.slot else {
+        let Some(cell) = &this.cell else {
             panic!("JobHandle polled after completion");
         };
-        let mut state = slot.state.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(result) = state.result.take() {
-            drop(state);
-            this.slot = None;
-            return Poll::Ready(result);
+        let result = cell.poll_result(cx);
+        if result.is_ready() {
+            this.cell = None;
         }
-        match &state.waker {
-            Some(w) if w.will_wake(cx.waker()) => {}
-            _ => state.waker = Some(cx.waker().clone()),
-        }
-        Poll::Pending
+        result
     }
 }
 
 impl<T> Drop for JobHandle<T> {
     fn drop(&mut self) {
-        if let Some(slot) = &self.slot {
-            slot.cancelled.store(true, Ordering::Relaxed);
+        if let Some(cell) = self.cell.take() {
+            cell.cancel();
         }
     }
 }

@@ -9,17 +9,36 @@ use crossbeam_deque::{Steal, Worker};
 
 use super::{Job, Shared};
 
+/// Rounds of looking for work before a thread parks. Submissions arrive in bursts; a thread that
+/// parks the moment the queue is empty pays a futex sleep and a futex wake per job (a few µs
+/// each) while a burst trickles in. Spinning briefly, yielding the CPU between rounds (rayon does
+/// the same), catches the next job without a syscall; after that the thread parks: an idle pool
+/// burns no CPU.
+const SPIN_ROUNDS: u32 = 64;
+
 pub(super) fn run(shared: &Shared, index: usize, local: Worker<Job>) {
+    let mut idle_rounds = 0;
     loop {
         if let Some(job) = find(shared, index, &local) {
+            idle_rounds = 0;
             shared.queued.fetch_sub(1, Ordering::Relaxed);
             // More work may be waiting in our deque: let a sleeping sibling steal it.
             if !local.is_empty() {
                 shared.notify_one();
             }
-            job();
+            job.run();
             continue;
         }
+        if idle_rounds < SPIN_ROUNDS {
+            idle_rounds += 1;
+            if idle_rounds % 8 == 0 {
+                std::thread::yield_now();
+            } else {
+                std::hint::spin_loop();
+            }
+            continue;
+        }
+        idle_rounds = 0;
         if !sleep(shared, index) {
             return;
         }
