@@ -111,6 +111,7 @@ impl Executor {
         self.queue.borrow_mut().push_back(index);
         JoinHandle {
             local: local_key(gen, index),
+            consumed: false,
             _marker: PhantomData,
         }
     }

@@ -212,6 +212,9 @@ type OutputNotSend<T> = (fn() -> T, *const ());
 #[must_use = "dropping a JoinHandle detaches the task; call .detach() to make that explicit"]
 pub struct JoinHandle<T> {
     pub(crate) local: usize,
+    /// The output was taken: the slot is freed (and may belong to another task by now), so
+    /// `cancel` and `drop` must not touch it.
+    pub(crate) consumed: bool,
     pub(crate) _marker: PhantomData<OutputNotSend<T>>,
 }
 
@@ -222,23 +225,32 @@ impl<T: 'static> JoinHandle<T> {
     /// Cancels the task: drops its future and makes the handle resolve to `Cancelled`.
     /// Does nothing if the task already finished.
     pub fn cancel(&self) {
-        crate::executor::cancel(self.local);
+        if !self.consumed {
+            crate::executor::cancel(self.local);
+        }
     }
 
     /// Whether the task has finished (its output is ready to be taken).
     pub fn is_finished(&self) -> bool {
-        crate::executor::is_finished(self.local)
+        self.consumed || crate::executor::is_finished(self.local)
     }
 }
 
 impl<T: 'static> Future for JoinHandle<T> {
     type Output = Result<T, JoinError>;
 
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        assert!(
+            !self.consumed,
+            "JoinHandle polled after it returned its output"
+        );
         let mut out: Option<Result<T, JoinError>> = None;
         crate::executor::poll_join(self.local, cx, &mut out);
         match out {
-            Some(result) => Poll::Ready(result),
+            Some(result) => {
+                self.consumed = true;
+                Poll::Ready(result)
+            }
             None => Poll::Pending,
         }
     }
@@ -246,7 +258,9 @@ impl<T: 'static> Future for JoinHandle<T> {
 
 impl<T> Drop for JoinHandle<T> {
     fn drop(&mut self) {
-        crate::executor::detach(self.local);
+        if !self.consumed {
+            crate::executor::detach(self.local);
+        }
     }
 }
 

@@ -230,3 +230,28 @@ fn tasks_left_pending_resume_at_the_next_block_on() {
     assert_eq!(block_on(handle).unwrap(), 5);
     assert_eq!(hits.get(), 1);
 }
+
+#[test]
+fn a_consumed_handle_never_touches_the_task_that_reuses_its_slot() {
+    block_on(async {
+        let mut first = spawn(async { 1 });
+        assert_eq!((&mut first).await.unwrap(), 1);
+        // Reuse the freed slot until its generation (16 bits on 64-bit targets) wraps around:
+        // each task below takes the same slot and frees it again.
+        for _ in 0..(1 << 16) - 1 {
+            let h = spawn(async {});
+            h.cancel();
+        }
+        // This task now sits in the first one's slot with the first one's generation.
+        let victim = spawn(std::future::pending::<()>());
+        // Cancelling or dropping the consumed handle must not touch it.
+        first.cancel();
+        drop(first);
+        assert!(
+            !victim.is_finished(),
+            "a stale JoinHandle cancelled an unrelated task"
+        );
+        victim.cancel();
+        assert!(victim.await.unwrap_err().is_cancelled());
+    });
+}

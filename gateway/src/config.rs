@@ -72,6 +72,9 @@ pub struct Config {
     pub access_log: bool,
     /// Time in-flight requests get to finish after shutdown begins. Default 30 s.
     pub graceful_timeout: Duration,
+    /// Stop accepting and shut down gracefully after this many requests (the runner then starts
+    /// a replacement worker: uvicorn's `--limit-max-requests`). Default: never.
+    pub limit_max_requests: Option<u64>,
 }
 
 impl Default for Config {
@@ -91,6 +94,7 @@ impl Default for Config {
             root_path: String::new(),
             access_log: true,
             graceful_timeout: Duration::from_secs(30),
+            limit_max_requests: None,
         }
     }
 }

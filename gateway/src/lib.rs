@@ -46,8 +46,11 @@
 //! });
 //! ```
 
+pub mod cli;
 pub mod config;
 pub mod interface;
+pub mod logger;
+mod runner;
 mod server;
 
 pub use config::{Config, TrustedProxies};
@@ -55,6 +58,7 @@ pub use interface::{
     App, Body, BodyError, Headers, LifespanError, Request, Responder, ResponseError, Scheme, Scope,
     ScopeKind, State, Version,
 };
+pub use runner::{main, run};
 pub use server::{serve, ChunkedError, ServeError, Server};
 
 /// Entry points for the cargo-fuzz targets in `gateway/fuzz` (feature `fuzzing`).

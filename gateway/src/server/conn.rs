@@ -148,6 +148,8 @@ pub(crate) struct Worker<A> {
     pub(crate) config: Config,
     pub(crate) pool: BufferPool,
     pub(crate) open: Cell<usize>,
+    /// Requests served, for `limit_max_requests`.
+    pub(crate) served: Cell<u64>,
     pub(crate) shutdown: Shutdown,
     /// Woken when `open` drops to zero during shutdown.
     pub(crate) drained: RefCell<Option<Waker>>,
@@ -182,6 +184,9 @@ pub(crate) struct Conn<A> {
     /// Unprocessed bytes are `bufs.read[start..end]`.
     start: usize,
     end: usize,
+    /// No request has been served yet: during shutdown a fresh connection still gets its first
+    /// request answered (its client connected before the listener closed), an idle one does not.
+    fresh: bool,
 }
 
 impl<A> Conn<A> {
@@ -199,6 +204,7 @@ impl<A> Conn<A> {
             bufs: None,
             start: 0,
             end: 0,
+            fresh: true,
         }
     }
 }
@@ -267,9 +273,10 @@ impl<A: App> Conn<A> {
             }
             self.start = 0;
             self.end = 0;
-            if self.worker.shutdown.is_started() {
+            if self.worker.shutdown.is_started() && !self.fresh {
                 return false;
             }
+            let fresh = self.fresh;
             let wake = {
                 let readable = async {
                     let _ = self.stream.readable().await;
@@ -280,6 +287,9 @@ impl<A: App> Conn<A> {
                     Wake::Timeout
                 };
                 let shutdown = async {
+                    if fresh {
+                        std::future::pending::<()>().await;
+                    }
                     self.worker.shutdown.wait().await;
                     Wake::Shutdown
                 };
@@ -589,6 +599,19 @@ impl<A: App> Conn<A> {
             }
         }
 
+        self.fresh = false;
+        worker.served.set(worker.served.get() + 1);
+        if cfg
+            .limit_max_requests
+            .is_some_and(|max| worker.served.get() >= max)
+            && !worker.shutdown.is_started()
+        {
+            log::info!(
+                "Maximum request limit of {} exceeded. Terminating process.",
+                worker.served.get()
+            );
+            worker.shutdown.start();
+        }
         self.start = head_end + body_state.pos;
         self.end = head_end + body_state.filled;
         if matches!(step, Step::Continue) && write.len() >= cfg.write_high_water {

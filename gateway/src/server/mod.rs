@@ -112,12 +112,14 @@ impl Server {
         } = self;
         let mut state = State::new();
         app.startup(&mut state).await.map_err(ServeError::Startup)?;
+        log::info!("Application startup complete.");
         let worker = Rc::new(Worker {
             pool: BufferPool::new(&config),
             app,
             state,
             config,
             open: Cell::new(0),
+            served: Cell::new(0),
             shutdown: Shutdown::default(),
             drained: RefCell::new(None),
         });
@@ -127,7 +129,12 @@ impl Server {
             shutdown.await;
             Ok(())
         };
-        let result = accept.or(stopped).await;
+        // Recycling (`limit_max_requests`) starts the shutdown from inside the worker.
+        let recycled = async {
+            worker.shutdown.wait().await;
+            Ok(())
+        };
+        let result = accept.or(stopped).or(recycled).await;
         // Stop accepting: closing the listener makes new connections fail at once.
         drop(listener);
         worker.shutdown.start();

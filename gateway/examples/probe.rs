@@ -1,0 +1,41 @@
+//! A test app for the runner's integration tests (`tests/runner.rs`): it reports which worker
+//! process served a request, so tests can see the process tree from outside.
+//!
+//! * `GET /pid` → the worker's pid
+//! * `GET /slow?ms=N` → waits N ms, then answers
+//! * with `PROBE_CRASH=1` in the environment every worker dies while building the app
+//!   (the crash-loop guard's test)
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use waitless_gateway::{App, Request, Responder};
+
+struct Probe;
+
+impl App for Probe {
+    async fn call(&self, req: Request<'_>, mut res: Responder<'_>) {
+        let query = String::from_utf8_lossy(req.scope.query_string).into_owned();
+        if req.scope.path == "/slow" {
+            let ms = query
+                .strip_prefix("ms=")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0);
+            waitless_reactor::sleep(Duration::from_millis(ms)).await;
+        }
+        let _ = res.send(
+            200,
+            &[("content-type", "text/plain")],
+            std::process::id().to_string().as_bytes(),
+        );
+    }
+}
+
+fn main() -> ExitCode {
+    waitless_gateway::main("probe", || {
+        if std::env::var_os("PROBE_CRASH").is_some() {
+            std::process::abort();
+        }
+        Probe
+    })
+}
