@@ -17,6 +17,7 @@ impl App for Probe {
     async fn call(&self, req: Request<'_>, mut res: Responder<'_>) {
         let query = String::from_utf8_lossy(req.scope.query_string).into_owned();
         if req.scope.path == "/slow" {
+            log::info!("slow request started [{}]", std::process::id());
             let ms = query
                 .strip_prefix("ms=")
                 .and_then(|v| v.parse().ok())
