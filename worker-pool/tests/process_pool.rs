@@ -559,15 +559,6 @@ fn dropping_the_pool_kills_and_reaps_workers() {
     }
 }
 
-fn init_is_required() {
-    // This process called init, so building works; the guard is tested by its message.
-    let e = PoolError::Spawn(std::io::Error::other(
-        "waitless_pool::init was not called at the top of main",
-    ));
-    assert!(e.to_string().contains("init"));
-    assert!(!waitless_pool::is_worker());
-}
-
 /// The orphan helper: a parent that dies (exit without cleanup, or SIGKILL) while its workers
 /// spin in jobs that never read their socket, so only the parent-death signal can stop them.
 /// It waits for the test's word on stdin (read through the reactor, so the pool keeps running).
@@ -707,7 +698,6 @@ fn main() {
                 "dropping_the_pool_kills_and_reaps_workers",
                 dropping_the_pool_kills_and_reaps_workers,
             ),
-            ("init_is_required", init_is_required),
             (
                 "parent_exit_takes_the_workers",
                 parent_exit_takes_the_workers,

@@ -255,4 +255,32 @@ mod tests {
         let (name, args) = decode_request(&[0]).unwrap();
         assert!(name.is_empty() && args.is_empty());
     }
+
+    /// Arbitrary bytes (a deterministic xorshift stream) never make the decoders panic, and a
+    /// length over the limit is always refused.
+    #[test]
+    fn random_bytes_never_panic() {
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for _ in 0..20_000 {
+            let len = (next() % 40) as usize;
+            let bytes: Vec<u8> = (0..len).map(|_| next() as u8).collect();
+            let max = (next() % 64) as usize;
+            match body_len(&bytes, max) {
+                Ok(Some(n)) => assert!(n <= max),
+                Ok(None) => assert!(bytes.len() < HEADER),
+                Err(FrameError::TooLarge { len, .. }) => assert!(len > max),
+                Err(FrameError::Malformed(_)) => unreachable!("body_len only checks the length"),
+            }
+            let _ = decode_response(&bytes);
+            if let Ok((name, args)) = decode_request(&bytes) {
+                assert_eq!(1 + name.len() + args.len(), bytes.len());
+            }
+        }
+    }
 }
