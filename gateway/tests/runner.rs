@@ -160,7 +160,18 @@ fn two_workers_serve_from_two_processes() {
 
 #[test]
 fn a_killed_worker_is_replaced_and_service_continues() {
-    let server = Server::start(&["--workers", "2"], &[]);
+    killed_worker_is_replaced(&["--workers", "2"]);
+}
+
+#[test]
+fn reuse_port_mode_also_survives_a_killed_worker() {
+    // One SO_REUSEPORT socket per worker slot, kept open by the supervisor: the replacement
+    // takes over the dead worker's socket and whatever is queued on it.
+    killed_worker_is_replaced(&["--workers", "2", "--reuse-port"]);
+}
+
+fn killed_worker_is_replaced(args: &[&str]) {
+    let server = Server::start(args, &[]);
     let pids = distinct_pids(server.addr, 2);
     assert_eq!(pids.len(), 2);
     let victim = pids[0];
@@ -268,4 +279,21 @@ fn limit_max_requests_recycles_workers_without_failures() {
         }
     }
     assert!(pids.len() >= 4, "workers were not recycled: {pids:?}");
+}
+
+#[test]
+fn sigttin_adds_a_worker_and_sigttou_removes_one() {
+    let server = Server::start(&["--workers", "2"], &[]);
+    assert_eq!(distinct_pids(server.addr, 2).len(), 2);
+    server.signal(libc::SIGTTIN);
+    server.wait_for_log("Received SIGTTIN: 3 workers");
+    assert_eq!(
+        distinct_pids(server.addr, 3).len(),
+        3,
+        "no third worker answered"
+    );
+    server.signal(libc::SIGTTOU);
+    server.wait_for_log("stopped (exit code 0)");
+    // Still serving with the remaining workers.
+    assert!(get_pid(server.addr, "/pid").is_ok());
 }
