@@ -41,6 +41,13 @@ struct Args {
     jobs: u64,
     threads: usize,
     pipeline: usize,
+    only: Option<String>,
+}
+
+impl Args {
+    fn wants(&self, part: &str) -> bool {
+        self.only.as_deref().is_none_or(|o| o == part)
+    }
 }
 
 fn args() -> Args {
@@ -49,6 +56,7 @@ fn args() -> Args {
         jobs: 20_000,
         threads: 2,
         pipeline: 8,
+        only: None,
     };
     let argv: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
@@ -59,8 +67,9 @@ fn args() -> Args {
             ("--jobs", Some(v)) => a.jobs = v.max(1),
             ("--threads", Some(v)) => a.threads = v.max(1) as usize,
             ("--pipeline", Some(v)) => a.pipeline = v.max(1) as usize,
+            ("--only", _) if argv.get(i + 1).is_some() => a.only = argv.get(i + 1).cloned(),
             ("--help", _) | ("-h", _) => {
-                println!("usage: pool [--rounds N] [--jobs N] [--threads N] [--pipeline N]");
+                println!("usage: pool [--rounds N] [--jobs N] [--threads N] [--pipeline N] [--only thread|process|fib]");
                 std::process::exit(0);
             }
             (flag, _) => {
@@ -102,16 +111,18 @@ fn alternate<const N: usize>(rounds: usize, mut run: impl FnMut(usize) -> f64) -
 }
 
 fn thread_pool_tiny(a: &Args) -> [f64; 2] {
+    // Tiny thread-pool jobs take well under a microsecond: 10x the jobs, so a round lasts long
+    // enough (tens of ms) for the machine's noise to average out.
+    let jobs = a.jobs * 10;
     let ours = ThreadPool::builder()
         .threads(a.threads)
-        .queue_depth(a.jobs as usize)
+        .queue_depth(jobs as usize)
         .build()
         .expect("thread pool");
     let theirs = rayon::ThreadPoolBuilder::new()
         .num_threads(a.threads)
         .build()
         .expect("rayon pool");
-    let jobs = a.jobs;
     alternate(a.rounds, |i| {
         let start = Instant::now();
         if i == 0 {
@@ -211,21 +222,35 @@ fn main() {
     waitless_pool::init(Registry::new().register(TINY).register(FIB));
     let a = args();
     println!(
-        "worker-pool benchmarks: {} tiny jobs per round, {} threads/workers, {} measured rounds (+1 warm-up), medians",
+        "worker-pool benchmarks: {} tiny jobs per round (x10 for the thread pool), {} threads/workers, {} measured rounds (+1 warm-up), medians",
         a.jobs, a.threads, a.rounds
     );
 
-    let [ours, rayon] = thread_pool_tiny(&a);
+    if a.wants("thread") {
+        thread_pool(&a);
+    }
+    if a.wants("process") {
+        process_pool_vs_python(&a);
+    }
+    if a.wants("fib") {
+        fib_scaling(&a);
+    }
+}
+
+fn thread_pool(a: &Args) {
+    let [ours, rayon] = thread_pool_tiny(a);
     println!(
         "thread pool, tiny jobs:  waitless {:>10.0}/s  rayon {:>10.0}/s  ratio {:.2}x",
         ours,
         rayon,
         ours / rayon
     );
+}
 
+fn process_pool_vs_python(a: &Args) {
     // The default (one job per worker at a time) and a pipelined pool (`--pipeline`, default 8).
-    let plain = process_pool(&a, a.threads, 1);
-    let piped = process_pool(&a, a.threads, a.pipeline);
+    let plain = process_pool(a, a.threads, 1);
+    let piped = process_pool(a, a.threads, a.pipeline);
     match python() {
         Some(script) => {
             let [ours, ours_piped, py] = alternate(a.rounds, |i| match i {
@@ -257,9 +282,11 @@ fn main() {
         }
     }
     drop((plain, piped));
+}
 
-    let one = process_pool(&a, 1, 1);
-    let two = process_pool(&a, 2, 1);
+fn fib_scaling(a: &Args) {
+    let one = process_pool(a, 1, 1);
+    let two = process_pool(a, 2, 1);
     // A round is short (~0.2 s) and the machine is shared: three times the rounds.
     let [t1, t2] = alternate(a.rounds * 3, |i| {
         fib_seconds(if i == 0 { &one } else { &two }, 64, 30)

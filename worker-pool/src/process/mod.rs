@@ -63,7 +63,7 @@ static REGISTRY: OnceLock<Registry> = OnceLock::new();
 /// nothing before it that must run once, such as binding a port or parsing arguments. Only the
 /// first call in a process counts.
 ///
-/// ```no_run
+/// ```
 /// use waitless_pool::{Job, ProcessPool, Registry};
 ///
 /// fn square(x: u64) -> u64 { x * x }
