@@ -297,3 +297,26 @@ fn sigttin_adds_a_worker_and_sigttou_removes_one() {
     // Still serving with the remaining workers.
     assert!(get_pid(server.addr, "/pid").is_ok());
 }
+
+#[test]
+fn a_second_sigint_forces_the_exit() {
+    let mut server = Server::start(
+        &["--workers", "2", "--timeout-graceful-shutdown", "30"],
+        &[],
+    );
+    let addr = server.addr;
+    // A request that would hold the graceful shutdown for 10 s.
+    let _slow = std::thread::spawn(move || get_pid(addr, "/slow?ms=10000"));
+    server.wait_for_log("slow request started");
+    let t0 = Instant::now();
+    server.signal(libc::SIGINT);
+    server.wait_for_log("Received SIGINT");
+    server.signal(libc::SIGINT);
+    let status = server.wait();
+    assert!(
+        t0.elapsed() < Duration::from_secs(5),
+        "forced exit took {:?}",
+        t0.elapsed()
+    );
+    assert_eq!(status.code(), Some(130));
+}

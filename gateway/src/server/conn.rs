@@ -323,12 +323,13 @@ impl<A: App> Conn<A> {
 
     /// ACTIVE: parse and serve every buffered request, flush, read the rest of a partial head.
     async fn process(&mut self) -> bool {
+        let mut head_deadline: Option<Instant> = None;
         loop {
             date::refresh();
-            let head_deadline = Instant::now() + self.worker.config.head_timeout;
             loop {
                 match self.one_request().await {
-                    Step::Continue => {}
+                    // The next head gets its own deadline.
+                    Step::Continue => head_deadline = None,
                     Step::NeedMore => break,
                     Step::Close => {
                         self.flush().await;
@@ -343,8 +344,11 @@ impl<A: App> Conn<A> {
             if self.start == self.end {
                 return true;
             }
-            // READ the rest of a partial head, bounded by the head deadline (slowloris).
-            if !self.read_more(head_deadline).await {
+            // READ the rest of a partial head, bounded by the head deadline (slowloris), which
+            // starts when the head does (read the clock only when a head is split).
+            let deadline = *head_deadline
+                .get_or_insert_with(|| Instant::now() + self.worker.config.head_timeout);
+            if !self.read_more(deadline).await {
                 return false;
             }
         }
