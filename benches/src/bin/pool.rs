@@ -287,14 +287,28 @@ fn process_pool_vs_python(a: &Args) {
 fn fib_scaling(a: &Args) {
     let one = process_pool(a, 1, 1);
     let two = process_pool(a, 2, 1);
-    // A round is short (~0.2 s) and the machine is shared: three times the rounds.
-    let [t1, t2] = alternate(a.rounds * 3, |i| {
-        fib_seconds(if i == 0 { &one } else { &two }, 64, 30)
+    // A round is short (~0.2 s) and the machine is shared: three times the rounds. The same 64
+    // fibs computed inline on this thread show what the pool itself costs on one core.
+    let [t1, t2, inline] = alternate(a.rounds * 3, |i| match i {
+        0 => fib_seconds(&one, 64, 30),
+        1 => fib_seconds(&two, 64, 30),
+        _ => {
+            let start = Instant::now();
+            for _ in 0..64 {
+                assert_eq!(FIB.call(std::hint::black_box(30)), 832_040);
+            }
+            start.elapsed().as_secs_f64()
+        }
     });
     println!(
         "process pool, 64 x fib(30): 1 worker {:.3} s  2 workers {:.3} s  speed-up {:.2}x",
         t1,
         t2,
         t1 / t2
+    );
+    println!(
+        "  inline on one thread {:.3} s: the pool's own cost with 1 worker {:+.1}%",
+        inline,
+        (t1 / inline - 1.0) * 100.0
     );
 }
