@@ -13,7 +13,7 @@
 //! recognised and ignored rather than polling the wrong task.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::task::{RawWaker, RawWakerVTable, Waker};
 
 use waitless_reactor::Notifier;
@@ -74,12 +74,14 @@ impl Remote {
     }
 }
 
-/// Executors that other threads can wake, indexed by `id - 1`.
-static REGISTRY: Mutex<Vec<Option<Arc<Remote>>>> = Mutex::new(Vec::new());
+/// Executors that other threads can wake, indexed by `id - 1`. Read-locked on every remote
+/// wake (many pool threads may wake loops at once), write-locked only when an executor is
+/// created or destroyed.
+static REGISTRY: RwLock<Vec<Option<Arc<Remote>>>> = RwLock::new(Vec::new());
 
 /// Registers an executor's remote half and returns its id.
 pub(crate) fn register(remote: Arc<Remote>) -> usize {
-    let mut reg = REGISTRY.lock().unwrap_or_else(PoisonError::into_inner);
+    let mut reg = REGISTRY.write().unwrap_or_else(PoisonError::into_inner);
     let slot = match reg.iter().position(Option::is_none) {
         Some(i) => i,
         None => {
@@ -97,7 +99,7 @@ pub(crate) fn register(remote: Arc<Remote>) -> usize {
 }
 
 pub(crate) fn unregister(id: usize) {
-    let mut reg = REGISTRY.lock().unwrap_or_else(PoisonError::into_inner);
+    let mut reg = REGISTRY.write().unwrap_or_else(PoisonError::into_inner);
     if let Some(slot) = reg.get_mut(id - 1) {
         *slot = None;
     }
@@ -129,7 +131,7 @@ fn wake(data: *const ()) {
         return;
     }
     let remote = {
-        let reg = REGISTRY.lock().unwrap_or_else(PoisonError::into_inner);
+        let reg = REGISTRY.read().unwrap_or_else(PoisonError::into_inner);
         reg.get(id.wrapping_sub(1)).and_then(|r| r.clone())
     };
     // An executor that is gone has no task left to wake: dropping the wake is correct.

@@ -33,22 +33,28 @@ pub struct Async<T: AsFd> {
     io: Option<T>,
     token: usize,
     state: Rc<SourceState>,
+    /// Writes go through `send(MSG_NOSIGNAL)`: a peer that closed cannot kill the process with
+    /// SIGPIPE, whatever the program did with that signal.
+    socket: bool,
 }
 
 impl<T: AsFd> Async<T> {
     /// Puts `io` in non-blocking mode and registers it with this thread's reactor.
     pub fn new(io: T) -> io::Result<Async<T>> {
-        set_nonblocking(io.as_fd().as_raw_fd())?;
-        Async::new_nonblocking(io)
+        let fd = io.as_fd().as_raw_fd();
+        set_nonblocking(fd)?;
+        let socket = is_socket(fd);
+        Async::new_nonblocking(io, socket)
     }
 
     /// Registers `io`, which the caller has already put in non-blocking mode.
-    pub(crate) fn new_nonblocking(io: T) -> io::Result<Async<T>> {
+    pub(crate) fn new_nonblocking(io: T, socket: bool) -> io::Result<Async<T>> {
         let (token, state) = Reactor::with(|r| r.register(io.as_fd().as_raw_fd()))?;
         Ok(Async {
             io: Some(io),
             token,
             state,
+            socket,
         })
     }
 
@@ -129,7 +135,10 @@ impl<T: AsFd> Async<T> {
     /// Writes from `buf`; a short write marks the fd full.
     pub fn poll_write(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         let fd = self.raw();
-        let res = poll_io(&self.state, Direction::Write, cx, || sys_write(fd, buf));
+        let socket = self.socket;
+        let res = poll_io(&self.state, Direction::Write, cx, || {
+            sys_write(fd, buf, socket)
+        });
         if let Poll::Ready(Ok(n)) = res {
             if n < buf.len() {
                 self.state.clear(Direction::Write);
@@ -146,7 +155,10 @@ impl<T: AsFd> Async<T> {
     ) -> Poll<io::Result<usize>> {
         let fd = self.raw();
         let total: usize = bufs.iter().map(|b| b.len()).sum();
-        let res = poll_io(&self.state, Direction::Write, cx, || sys_writev(fd, bufs));
+        let socket = self.socket;
+        let res = poll_io(&self.state, Direction::Write, cx, || {
+            sys_writev(fd, bufs, socket)
+        });
         if let Poll::Ready(Ok(n)) = res {
             if n < total {
                 self.state.clear(Direction::Write);
@@ -246,15 +258,44 @@ pub(crate) fn sys_read(fd: RawFd, buf: &mut [u8]) -> io::Result<usize> {
     cvt(unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) })
 }
 
-pub(crate) fn sys_write(fd: RawFd, buf: &[u8]) -> io::Result<usize> {
+/// `MSG_NOSIGNAL` where the platform has it (elsewhere sockets get `SO_NOSIGPIPE` at creation).
+#[cfg(any(target_os = "linux", target_os = "android", target_os = "freebsd"))]
+const NOSIGNAL: libc::c_int = libc::MSG_NOSIGNAL;
+#[cfg(not(any(target_os = "linux", target_os = "android", target_os = "freebsd")))]
+const NOSIGNAL: libc::c_int = 0;
+
+/// Whether `fd` is a socket (one `fstat`, at registration).
+fn is_socket(fd: RawFd) -> bool {
+    // SAFETY: fstat writes into a local stat buffer.
+    unsafe {
+        let mut st: libc::stat = std::mem::zeroed();
+        libc::fstat(fd, &mut st) == 0 && (st.st_mode & libc::S_IFMT) == libc::S_IFSOCK
+    }
+}
+
+pub(crate) fn sys_write(fd: RawFd, buf: &[u8], socket: bool) -> io::Result<usize> {
+    if socket {
+        // SAFETY: the pointer and length describe `buf`, readable for the whole call.
+        return cvt(unsafe { libc::send(fd, buf.as_ptr().cast(), buf.len(), NOSIGNAL) });
+    }
     // SAFETY: the pointer and length describe `buf`, which is readable for the whole call.
-    // A write to a closed peer returns EPIPE: Rust's runtime sets SIGPIPE to SIG_IGN in `main`.
+    // A write to a pipe whose reader is gone raises SIGPIPE, which Rust's runtime ignores by
+    // default; the write then fails with EPIPE.
     cvt(unsafe { libc::write(fd, buf.as_ptr().cast(), buf.len()) })
 }
 
-pub(crate) fn sys_writev(fd: RawFd, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
-    let count = bufs.len().min(1024) as libc::c_int;
+pub(crate) fn sys_writev(fd: RawFd, bufs: &[IoSlice<'_>], socket: bool) -> io::Result<usize> {
+    let count = bufs.len().min(1024);
+    if socket {
+        // SAFETY: msghdr is plain data; zeroed is a valid empty header.
+        let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+        // `IoSlice` is ABI-compatible with `iovec` on unix; sendmsg only reads through it.
+        msg.msg_iov = bufs.as_ptr() as *mut libc::iovec;
+        msg.msg_iovlen = count as _;
+        // SAFETY: `msg` points at `count` live iovecs for the duration of the call.
+        return cvt(unsafe { libc::sendmsg(fd, &msg, NOSIGNAL) });
+    }
     // SAFETY: `IoSlice` is guaranteed ABI-compatible with `iovec` on unix; the slices outlive
     // the call and at most IOV_MAX (1024) of them are passed.
-    cvt(unsafe { libc::writev(fd, bufs.as_ptr().cast(), count) })
+    cvt(unsafe { libc::writev(fd, bufs.as_ptr().cast(), count as libc::c_int) })
 }

@@ -155,7 +155,7 @@ impl TcpListener {
             Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
             Poll::Pending => return Poll::Pending,
         };
-        Poll::Ready(Async::new_nonblocking(fd).map(|io| (TcpStream { io }, peer)))
+        Poll::Ready(Async::new_nonblocking(fd, true).map(|io| (TcpStream { io }, peer)))
     }
 }
 
@@ -205,7 +205,7 @@ impl TcpStream {
             false
         };
         let stream = TcpStream {
-            io: Async::new_nonblocking(fd)?,
+            io: Async::new_nonblocking(fd, true)?,
         };
         if in_progress {
             stream.io.writable().await?;
