@@ -1267,8 +1267,10 @@ fn esc(s: &str) -> String {
         .replace('>', "&gt;")
 }
 
-/// One panel of horizontal bars; returns its height. Bars beyond 2.5× the panel's median are
-/// cut at the panel's edge (marked `»`) so that one slow server does not flatten the others.
+/// One panel of horizontal bars; returns its height. With `cut` (lower-is-better figures), bars
+/// beyond 2.5× the panel's median are cut at the panel's edge (marked `»`) so that one slow
+/// server does not flatten the others.
+#[allow(clippy::too_many_arguments)]
 fn panel(
     svg: &mut String,
     x: f64,
@@ -1277,6 +1279,7 @@ fn panel(
     title: &str,
     unit: &str,
     bars: &[(&str, f64)],
+    cut: bool,
 ) -> f64 {
     let row = 18.0;
     let label_w = 100.0;
@@ -1293,7 +1296,12 @@ fn panel(
         .filter(|v| v.is_finite() && *v > 0.0)
         .collect();
     let max = vals.iter().cloned().fold(0.0, f64::max);
-    let cap = (median(vals.clone()) * 2.5).min(max).max(f64::MIN_POSITIVE);
+    let cap = if cut {
+        (median(vals.clone()) * 2.5).min(max)
+    } else {
+        max
+    }
+    .max(f64::MIN_POSITIVE);
     let bar_w = w - label_w - value_w;
     for (i, (name, v)) in bars.iter().enumerate() {
         let yy = y + 24.0 + i as f64 * row;
@@ -1368,6 +1376,7 @@ fn write_svg(path: &Path, results: &[(Case, Vec<Summary>)], stamp: &str) -> std:
                 "server RSS bytes per idle connection (lower is better)",
                 "B",
                 &bars,
+                true,
             );
         } else {
             let cpu: Vec<(&str, f64)> = rows.iter().map(|s| (s.server, s.cpu_us_per_req)).collect();
@@ -1380,6 +1389,7 @@ fn write_svg(path: &Path, results: &[(Case, Vec<Summary>)], stamp: &str) -> std:
                 "server CPU µs per request (lower is better)",
                 "µs",
                 &cpu,
+                true,
             );
             let h2 = panel(
                 &mut body,
@@ -1389,6 +1399,7 @@ fn write_svg(path: &Path, results: &[(Case, Vec<Summary>)], stamp: &str) -> std:
                 "requests/s (higher is better)",
                 "",
                 &rps,
+                false,
             );
             y += h1.max(h2);
         }
@@ -1406,7 +1417,7 @@ fn write_svg(path: &Path, results: &[(Case, Vec<Summary>)], stamp: &str) -> std:
     );
     let _ = writeln!(
         svg,
-        r##"<text x="10" y="40" font-size="11" fill="#555">{} — medians; » = bar cut at 2.5× the panel's median</text>"##,
+        r##"<text x="10" y="40" font-size="11" fill="#555">{} — medians; » = bar cut at 2.5× the panel's median (µs and bytes panels)</text>"##,
         esc(stamp)
     );
     svg.push_str(&body);
@@ -1662,6 +1673,46 @@ Transfer/sec:     15.00MB
         assert_eq!(fmt_num(6.4123), "6.41");
         assert_eq!(fmt_us(1500.0), "1.50 ms");
         assert_eq!(ratio(1.0, 2.0), "0.50×");
+    }
+
+    #[test]
+    fn chart_and_tables_are_written() {
+        let cases = all_cases();
+        let row = |server: &'static str, cpu: f64| Summary {
+            server,
+            rps: 1e5 / cpu,
+            p50_us: 500.0,
+            p99_us: 900.0,
+            errors: 0,
+            cpu_us_per_req: cpu,
+            cpu_pct: 50.0,
+            peak_rss_mib: 2.0,
+            idle_bytes_per_conn: cpu * 100.0,
+            idle_before_mib: 2.0,
+            idle_after_mib: 3.0,
+            idle_open: 10_000.0,
+        };
+        let rows = vec![
+            row(WAITLESS, 6.0),
+            row(FLOOR, 5.5),
+            row("hyper", 7.0),
+            row("uvicorn", 100.0),
+        ];
+        let results: Vec<(Case, Vec<Summary>)> = cases.iter().map(|c| (*c, rows.clone())).collect();
+        let path = std::env::temp_dir().join(format!("waitless-http-{}.svg", std::process::id()));
+        write_svg(&path, &results, "test").unwrap();
+        let svg = std::fs::read_to_string(&path).unwrap();
+        let _ = std::fs::remove_file(&path);
+        assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
+        assert!(svg.contains("uvicorn") && svg.contains("100 µs »"));
+        let mut md = String::new();
+        for (c, r) in &results {
+            case_table(c, r, &mut md);
+        }
+        targets(&results, &mut md);
+        assert!(md.contains("| waitless | 16,667 |"));
+        assert!(md.contains("**met** plaintext-c256: within 1.10× of the floor"));
+        assert!(md.contains("**met** idle10k"));
     }
 
     #[test]
