@@ -1,8 +1,24 @@
 //! A small stderr logger in uvicorn's format (`INFO:     message`), installed by the apps'
 //! `main`. Library code only uses the `log` facade, so programs may install env_logger, tracing
 //! or anything else instead.
+//!
+//! Access-log lines (target `waitless::access`) are buffered per thread and written when the
+//! server flushes the logger after each batch of requests (or when 8 KiB accumulate): one
+//! `write` per batch instead of one per request. Every other line is written at once.
 
+use std::cell::RefCell;
 use std::io::Write;
+
+/// Buffered access-log bytes written out once this many accumulate.
+const ACCESS_BUFFER: usize = 8 * 1024;
+
+thread_local! {
+    static ACCESS: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+fn write_stderr(bytes: &[u8]) {
+    let _ = std::io::stderr().lock().write_all(bytes);
+}
 
 struct Stderr;
 
@@ -24,13 +40,30 @@ impl log::Log for Stderr {
             log::Level::Debug => "DEBUG:",
             log::Level::Trace => "TRACE:",
         };
+        if record.target() == "waitless::access" {
+            ACCESS.with(|buf| {
+                let mut buf = buf.borrow_mut();
+                let _ = writeln!(buf, "{level:<9} {}", record.args());
+                if buf.len() >= ACCESS_BUFFER {
+                    write_stderr(&buf);
+                    buf.clear();
+                }
+            });
+            return;
+        }
         // One write per line, so lines of concurrent worker processes do not interleave.
         let line = format!("{level:<9} {}\n", record.args());
-        let _ = std::io::stderr().lock().write_all(line.as_bytes());
+        write_stderr(line.as_bytes());
     }
 
     fn flush(&self) {
-        let _ = std::io::stderr().flush();
+        ACCESS.with(|buf| {
+            let mut buf = buf.borrow_mut();
+            if !buf.is_empty() {
+                write_stderr(&buf);
+                buf.clear();
+            }
+        });
     }
 }
 

@@ -162,6 +162,7 @@ fn worker_main<A: App>(make_app: &impl Fn() -> A, listener: OwnedFd, options: &O
         log::info!("Waiting for application startup [{pid}]");
         server.run_until(make_app(), shutdown).await
     });
+    log::logger().flush();
     match result {
         Ok(()) => {
             log::info!("Finished server process [{pid}]");

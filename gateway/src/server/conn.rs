@@ -337,7 +337,10 @@ impl<A: App> Conn<A> {
                     }
                 }
             }
-            // FLUSH the batch: one write for every response above.
+            // FLUSH the batch: one write for every response above (and one for the access log).
+            if self.worker.config.access_log {
+                log::logger().flush();
+            }
             if !self.flush().await {
                 return false;
             }
