@@ -1154,6 +1154,7 @@ fn targets(results: &[(Case, Vec<Summary>)], md: &mut String) {
     };
     let get = |rows: &[Summary], n: &str| rows.iter().find(|s| s.server == n).cloned();
     let mut lines = Vec::new();
+    let mut unmeasured = Vec::new();
     let mut verdict = |ok: bool, what: String| {
         lines.push(format!(
             "- {} {what}",
@@ -1198,7 +1199,11 @@ fn targets(results: &[(Case, Vec<Summary>)], md: &mut String) {
                 ),
             );
         }
-        if let Some(b) = best_peer(rows, |s| s.p99_us) {
+        if !w.p99_us.is_finite() {
+            unmeasured.push(format!(
+                "- **not measured** {id}: p99 (wrk printed no usable p99 for waitless)"
+            ));
+        } else if let Some(b) = best_peer(rows, |s| s.p99_us) {
             verdict(
                 w.p99_us <= b.p99_us,
                 format!(
@@ -1222,7 +1227,7 @@ fn targets(results: &[(Case, Vec<Summary>)], md: &mut String) {
         );
         verdict(
             w.p99_us <= 105_000.0,
-            format!("sleep100-c1000: p99 ≤ 105 ms — {}", fmt_us(w.p99_us)),
+            format!("sleep100-c1000: p99 ≤ 105 ms — {:.2} ms", w.p99_us / 1000.0),
         );
     }
     if let Some(w) = find("idle10k").and_then(|r| get(r, WAITLESS)) {
@@ -1237,7 +1242,7 @@ fn targets(results: &[(Case, Vec<Summary>)], md: &mut String) {
     }
     if any {
         let _ = writeln!(md, "\n### Targets (issue 6)\n");
-        for l in lines {
+        for l in lines.into_iter().chain(unmeasured) {
             let _ = writeln!(md, "{l}");
         }
     }
