@@ -402,14 +402,15 @@ impl Running {
         cmd.args(["-c", "0"]);
         match server.kind {
             Kind::Hello => {
-                cmd.arg(root.join("target/release/hello")).args([
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    &p,
-                    "--workers",
-                    "1",
-                ]);
+                let bin = root.join("target/release/hello");
+                cmd.arg(&bin)
+                    .args(["--host", "127.0.0.1", "--port", &p, "--workers", "1"]);
+                // Like every peer (and uvicorn with --no-access-log): no log line per request.
+                let help = run_bounded(Command::new(&bin).arg("--help"), Duration::from_secs(10));
+                if matches!(&help, Ok((_, out, err)) if out.contains("--no-access-log") || err.contains("--no-access-log"))
+                {
+                    cmd.args(["--no-access-log", "--log-level", "warning"]);
+                }
             }
             Kind::Rust(bin) => {
                 cmd.arg(root.join("benches/peers/target/release").join(bin))
