@@ -73,14 +73,17 @@ fn timeout_expires_and_drops_the_inner_future() {
     assert_eq!(block_on(timeout(Duration::ZERO, async { 5 })), Ok(5));
 }
 
+/// A waker that counts its wakes.
+struct Count(AtomicUsize);
+
+impl Wake for Count {
+    fn wake(self: Arc<Self>) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
 #[test]
 fn dropped_sleep_never_wakes() {
-    struct Count(AtomicUsize);
-    impl Wake for Count {
-        fn wake(self: Arc<Self>) {
-            self.0.fetch_add(1, Ordering::SeqCst);
-        }
-    }
     let count = Arc::new(Count(AtomicUsize::new(0)));
     let waker = Waker::from(count.clone());
     block_on(async {
@@ -115,12 +118,6 @@ fn interval_ticks_at_its_period() {
 
 #[test]
 fn hundred_thousand_timers_armed_then_cancelled() {
-    struct Count(AtomicUsize);
-    impl Wake for Count {
-        fn wake(self: Arc<Self>) {
-            self.0.fetch_add(1, Ordering::SeqCst);
-        }
-    }
     let count = Arc::new(Count(AtomicUsize::new(0)));
     let waker = Waker::from(count.clone());
     block_on(async {

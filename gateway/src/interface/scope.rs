@@ -10,6 +10,8 @@ use std::collections::HashMap;
 use std::fmt;
 use std::net::SocketAddr;
 
+use crate::server::chunked::hex;
+
 /// What kind of connection a scope describes. WebSocket sessions get their own kind.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ScopeKind {
@@ -195,13 +197,6 @@ pub(crate) fn percent_decode(raw: &[u8]) -> Cow<'_, str> {
     Cow::Owned(String::from_utf8_lossy(&out).into_owned())
 }
 
-fn hex(b: u8) -> Option<u8> {
-    match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        b'A'..=b'F' => Some(b - b'A' + 10),
-        _ => None,
-    }
 }
 
 #[cfg(test)]

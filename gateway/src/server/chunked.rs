@@ -197,7 +197,8 @@ impl ChunkedDecoder {
     }
 }
 
-fn hex(b: u8) -> Option<u8> {
+/// The value of one hex digit (also used for `%XX` escapes in paths).
+pub(crate) fn hex(b: u8) -> Option<u8> {
     match b {
         b'0'..=b'9' => Some(b - b'0'),
         b'a'..=b'f' => Some(b - b'a' + 10),
