@@ -197,8 +197,6 @@ pub(crate) fn percent_decode(raw: &[u8]) -> Cow<'_, str> {
     Cow::Owned(String::from_utf8_lossy(&out).into_owned())
 }
 
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
