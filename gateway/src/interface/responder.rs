@@ -103,24 +103,51 @@ impl ResponseState {
     }
 }
 
-/// Headers the server writes itself; an app's copies are ignored.
+/// Headers the server writes itself; an app's copies are ignored. (Length first: one
+/// comparison for almost every header.)
 fn managed(name: &str) -> bool {
-    [
-        "content-length",
-        "transfer-encoding",
-        "date",
-        "server",
-        "connection",
-    ]
-    .iter()
-    .any(|m| m.eq_ignore_ascii_case(name))
+    let is = |m: &str| name.eq_ignore_ascii_case(m);
+    match name.len() {
+        4 => is("date"),
+        6 => is("server"),
+        10 => is("connection"),
+        14 => is("content-length"),
+        17 => is("transfer-encoding"),
+        _ => false,
+    }
 }
 
+/// RFC 9110 `tchar`s, as a lookup table.
+const TCHAR: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        t[b] = c.is_ascii_alphanumeric()
+            || matches!(
+                c,
+                b'!' | b'#'
+                    | b'$'
+                    | b'%'
+                    | b'&'
+                    | b'\''
+                    | b'*'
+                    | b'+'
+                    | b'-'
+                    | b'.'
+                    | b'^'
+                    | b'_'
+                    | b'`'
+                    | b'|'
+                    | b'~'
+            );
+        b += 1;
+    }
+    t
+};
+
 fn is_token(name: &str) -> bool {
-    !name.is_empty()
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+    !name.is_empty() && name.bytes().all(|b| TCHAR[b as usize])
 }
 
 fn bodyless(status: u16) -> bool {

@@ -179,7 +179,11 @@ pub struct Scope<'a> {
 /// Decodes `%XX` escapes; leaves invalid escapes as they are. Borrows when there is nothing to do.
 pub(crate) fn percent_decode(raw: &[u8]) -> Cow<'_, str> {
     if !raw.contains(&b'%') {
-        return String::from_utf8_lossy(raw);
+        // The common case: valid UTF-8 (ASCII, in practice), borrowed as it is.
+        return match std::str::from_utf8(raw) {
+            Ok(path) => Cow::Borrowed(path),
+            Err(_) => String::from_utf8_lossy(raw),
+        };
     }
     let mut out = Vec::with_capacity(raw.len());
     let mut i = 0;

@@ -187,6 +187,8 @@ pub(crate) struct Conn<A> {
     /// No request has been served yet: during shutdown a fresh connection still gets its first
     /// request answered (its client connected before the listener closed), an idle one does not.
     fresh: bool,
+    /// `--proxy-headers` is on and the peer is a trusted proxy (decided once per connection).
+    proxy_trusted: bool,
 }
 
 impl<A> Conn<A> {
@@ -196,6 +198,8 @@ impl<A> Conn<A> {
         peer: SocketAddr,
         local: SocketAddr,
     ) -> Conn<A> {
+        let cfg = &worker.config;
+        let proxy_trusted = cfg.proxy_headers && cfg.forwarded_allow_ips.contains(peer.ip());
         Conn {
             worker,
             stream,
@@ -205,6 +209,7 @@ impl<A> Conn<A> {
             start: 0,
             end: 0,
             fresh: true,
+            proxy_trusted,
         }
     }
 }
@@ -466,7 +471,7 @@ impl<A: App> Conn<A> {
 
         let (head_part, rest) = read.split_at_mut(head_end);
         let head_bytes = &head_part[self.start..];
-        let (client, scheme) = if cfg.proxy_headers {
+        let (client, scheme) = if head.forwarded && self.proxy_trusted {
             proxy::resolve(
                 self.peer,
                 Headers {

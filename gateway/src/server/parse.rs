@@ -40,6 +40,8 @@ pub(crate) struct Head {
     /// `Connection: upgrade` with an `Upgrade` header (WebSocket handshake candidates).
     #[allow(dead_code)] // read by the WebSocket upgrade (the next issue)
     pub(crate) upgrade: bool,
+    /// An `X-Forwarded-For` or `X-Forwarded-Proto` header is present.
+    pub(crate) forwarded: bool,
 }
 
 /// A request the server answers itself, then closes the connection.
@@ -106,45 +108,57 @@ pub(crate) fn parse_head(
     let mut conn_upgrade = false;
     let mut has_upgrade = false;
     let mut expect_continue = false;
+    let mut forwarded = false;
     for h in req.headers.iter() {
         spans.push(HeaderSpan {
             name: offset(h.name.as_bytes()),
             value: offset(h.value),
         });
         let name = h.name.as_bytes();
-        if name.eq_ignore_ascii_case(b"content-length") {
-            let n = parse_content_length(h.value)
-                .ok_or(reject(400, "Invalid Content-Length header"))?;
-            if content_length.is_some_and(|prev| prev != n) {
-                return Err(reject(400, "Conflicting Content-Length headers"));
+        // Dispatch on the length first: most headers (user-agent, accept, ...) match no length
+        // of interest and cost one comparison.
+        let is = |want: &[u8]| name.eq_ignore_ascii_case(want);
+        match name.len() {
+            14 if is(b"content-length") => {
+                let n = parse_content_length(h.value)
+                    .ok_or(reject(400, "Invalid Content-Length header"))?;
+                if content_length.is_some_and(|prev| prev != n) {
+                    return Err(reject(400, "Conflicting Content-Length headers"));
+                }
+                content_length = Some(n);
             }
-            content_length = Some(n);
-        } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
-            has_te = true;
-            // Only `chunked` (alone, last) is supported for requests.
-            chunked = trim(h.value).eq_ignore_ascii_case(b"chunked");
-            if !chunked {
-                return Err(reject(400, "Unsupported Transfer-Encoding"));
-            }
-        } else if name.eq_ignore_ascii_case(b"host") {
-            if has_host {
-                return Err(reject(400, "Duplicate Host header"));
-            }
-            has_host = true;
-        } else if name.eq_ignore_ascii_case(b"connection") {
-            for token in h.value.split(|&b| b == b',').map(trim) {
-                if token.eq_ignore_ascii_case(b"close") {
-                    conn_close = true;
-                } else if token.eq_ignore_ascii_case(b"keep-alive") {
-                    conn_keep_alive = true;
-                } else if token.eq_ignore_ascii_case(b"upgrade") {
-                    conn_upgrade = true;
+            17 if is(b"transfer-encoding") => {
+                has_te = true;
+                // Only `chunked` (alone, last) is supported for requests.
+                chunked = trim(h.value).eq_ignore_ascii_case(b"chunked");
+                if !chunked {
+                    return Err(reject(400, "Unsupported Transfer-Encoding"));
                 }
             }
-        } else if name.eq_ignore_ascii_case(b"expect") {
-            expect_continue = trim(h.value).eq_ignore_ascii_case(b"100-continue");
-        } else if name.eq_ignore_ascii_case(b"upgrade") {
-            has_upgrade = true;
+            4 if is(b"host") => {
+                if has_host {
+                    return Err(reject(400, "Duplicate Host header"));
+                }
+                has_host = true;
+            }
+            10 if is(b"connection") => {
+                for token in h.value.split(|&b| b == b',').map(trim) {
+                    if token.eq_ignore_ascii_case(b"close") {
+                        conn_close = true;
+                    } else if token.eq_ignore_ascii_case(b"keep-alive") {
+                        conn_keep_alive = true;
+                    } else if token.eq_ignore_ascii_case(b"upgrade") {
+                        conn_upgrade = true;
+                    }
+                }
+            }
+            6 if is(b"expect") => {
+                expect_continue = trim(h.value).eq_ignore_ascii_case(b"100-continue")
+            }
+            7 if is(b"upgrade") => has_upgrade = true,
+            15 if is(b"x-forwarded-for") => forwarded = true,
+            17 if is(b"x-forwarded-proto") => forwarded = true,
+            _ => {}
         }
     }
     if version == Version::Http11 && !has_host {
@@ -174,6 +188,7 @@ pub(crate) fn parse_head(
         keep_alive_10: version == Version::Http10 && conn_keep_alive && !conn_close,
         expect_continue: expect_continue && version == Version::Http11,
         upgrade: conn_upgrade && has_upgrade,
+        forwarded,
     }))
 }
 
