@@ -57,16 +57,25 @@ pub(crate) struct BufferPool {
     // Boxed so a connection holds a pointer, not ~80 bytes, in its (idle) state.
     #[allow(clippy::vec_box)]
     free: RefCell<Vec<Box<Buffers>>>,
+    /// Size of a fresh read buffer: enough for almost every request head and for a pipelined
+    /// batch; a connection whose head does not fit grows its buffer to `max_read_size`.
     read_size: usize,
+    /// Room for a maximal head plus body bytes behind it.
+    max_read_size: usize,
 }
+
+/// Initial sizes of a connection's buffers (hyper also starts at 8 KiB). Kept small because a
+/// connection holds them for as long as its request is in flight (1,000 slow requests = 1,000
+/// buffer sets).
+const READ_BUFFER: usize = 8 * 1024;
+const WRITE_BUFFER: usize = 4 * 1024;
 
 impl BufferPool {
     pub(crate) fn new(config: &Config) -> BufferPool {
         BufferPool {
             free: RefCell::new(Vec::new()),
-            // Room for a maximal head plus body bytes behind it, and at least 32 KiB so a
-            // whole pipelined batch arrives in one read.
-            read_size: (config.max_head_size + 16 * 1024).max(32 * 1024),
+            read_size: READ_BUFFER.min(config.max_head_size + 16 * 1024),
+            max_read_size: (config.max_head_size + 16 * 1024).max(READ_BUFFER),
         }
     }
 
@@ -74,7 +83,7 @@ impl BufferPool {
         self.free.borrow_mut().pop().unwrap_or_else(|| {
             Box::new(Buffers {
                 read: vec![0; self.read_size].into_boxed_slice(),
-                write: Vec::with_capacity(16 * 1024),
+                write: Vec::with_capacity(WRITE_BUFFER),
                 scratch: Vec::new(),
                 spans: Vec::with_capacity(32),
             })
@@ -87,7 +96,11 @@ impl BufferPool {
             b.write.clear();
             // Do not keep a buffer that one huge response blew up.
             if b.write.capacity() > 1 << 20 {
-                b.write = Vec::with_capacity(16 * 1024);
+                b.write = Vec::with_capacity(WRITE_BUFFER);
+            }
+            if b.read.len() > self.read_size {
+                // A head that needed the large buffer was the exception: pool the usual size.
+                b.read = vec![0; self.read_size].into_boxed_slice();
             }
             if b.scratch.capacity() > 1 << 20 {
                 b.scratch = Vec::new();
@@ -384,6 +397,17 @@ impl<A: App> Conn<A> {
             b.read.copy_within(self.start..self.end, 0);
             self.end -= self.start;
             self.start = 0;
+        }
+        if self.end == b.read.len() {
+            // A head larger than the usual buffer: grow once, to the maximum (between requests,
+            // so no scope or body borrows the old buffer).
+            let max = self.worker.pool.max_read_size;
+            if b.read.len() >= max {
+                return false; // cannot happen: the parser answers 431 first
+            }
+            let mut bigger = vec![0; max].into_boxed_slice();
+            bigger[..self.end].copy_from_slice(&b.read[..self.end]);
+            b.read = bigger;
         }
         let stream = &self.stream;
         let buf = &mut b.read[self.end..];
