@@ -130,7 +130,7 @@ fn run_inner<A: App>(make_app: &impl Fn() -> A, options: Options) -> io::Result<
         return Ok(ExitCode::from(code as u8));
     }
     log::info!("Started parent process [{}]", std::process::id());
-    let code = Supervisor::new(make_app, options, listeners, local, workers).run()?;
+    let code = Supervisor::new(make_app, options, listeners, workers).run()?;
     Ok(code)
 }
 
@@ -200,13 +200,7 @@ struct Supervisor<'a, F> {
 }
 
 impl<'a, A: App, F: Fn() -> A> Supervisor<'a, F> {
-    fn new(
-        make_app: &'a F,
-        options: Options,
-        listeners: Vec<OwnedFd>,
-        _local: SocketAddr,
-        slots: usize,
-    ) -> Self {
+    fn new(make_app: &'a F, options: Options, listeners: Vec<OwnedFd>, slots: usize) -> Self {
         Supervisor {
             make_app,
             options,
