@@ -540,9 +540,18 @@ impl<A: App> Conn<A> {
             state: &mut resp_state,
             shutting_down: &worker.shutdown.started,
         };
+        // The app's future is pinned where it is built and polled under `catch_unwind` directly
+        // (no wrapper future to move it into: one copy of the request state fewer per request).
         let outcome = {
-            let call = pin!(AssertUnwindSafe(worker.app.call(request, responder)).catch_unwind());
-            call.await
+            let mut call = pin!(worker.app.call(request, responder));
+            poll_fn(|cx| {
+                match std::panic::catch_unwind(AssertUnwindSafe(|| call.as_mut().poll(cx))) {
+                    Ok(Poll::Pending) => Poll::Pending,
+                    Ok(Poll::Ready(())) => Poll::Ready(Ok(())),
+                    Err(panic) => Poll::Ready(Err(panic)),
+                }
+            })
+            .await
         };
 
         let mut step = Step::Continue;
