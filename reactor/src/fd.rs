@@ -104,9 +104,8 @@ impl<T: AsFd> Async<T> {
     pub fn poll_read_with<R>(
         &self,
         cx: &mut Context<'_>,
-        op: impl FnMut(&T) -> io::Result<R>,
+        mut op: impl FnMut(&T) -> io::Result<R>,
     ) -> Poll<io::Result<R>> {
-        let mut op = op;
         poll_io(&self.state, Direction::Read, cx, || op(self.get_ref()))
     }
 
@@ -114,9 +113,8 @@ impl<T: AsFd> Async<T> {
     pub fn poll_write_with<R>(
         &self,
         cx: &mut Context<'_>,
-        op: impl FnMut(&T) -> io::Result<R>,
+        mut op: impl FnMut(&T) -> io::Result<R>,
     ) -> Poll<io::Result<R>> {
-        let mut op = op;
         poll_io(&self.state, Direction::Write, cx, || op(self.get_ref()))
     }
 

@@ -6,7 +6,7 @@
 //! cancel is one slab removal (O(1)); the heap entry of a cancelled timer is skipped when it reaches
 //! the top, and the heap is rebuilt from the live timers if dead entries ever outnumber live ones
 //! two to one, so memory stays bounded under any insert/cancel churn. A `BTreeMap` measured
-//! 6-8x slower for insert and cancel (4x faster only for mass expiry, which servers rarely do;
+//! 3-7x slower for insert and cancel (4-5x faster only for mass expiry, which servers rarely do;
 //! `benches/src/bin/timer_structures.rs`, table in `docs/reactor.md`); a hierarchical wheel would
 //! make inserts O(1) too but costs a cascade on expiry and far more code for no gain at these
 //! sizes.

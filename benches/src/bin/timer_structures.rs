@@ -8,7 +8,7 @@
 //!   heap entries skipped lazily and compacted when they outnumber live ones (what waitless uses);
 //! * **btree**: `BTreeMap<(deadline, seq), Waker>`, cancel = map removal (async-io's design).
 //!
-//! Workloads, 100,000 timers each, medians of 7 runs:
+//! Workloads, 100,000 timers each, medians of 7 runs (heap and tree alternate per workload):
 //! 1. insert 100,000 timers (deadlines spread over 10–60 s), then cancel them all;
 //! 2. churn: with 100,000 timers pending, 100,000 × (insert one, cancel one) — the keep-alive
 //!    pattern of a busy server;
@@ -32,7 +32,18 @@ struct Heap {
     seq: u64,
 }
 
-impl Heap {
+/// The operations the reactor needs from a timer structure.
+trait TimerSet {
+    type Key;
+    fn new() -> Self;
+    fn insert(&mut self, at: Instant, w: &Waker) -> Self::Key;
+    fn cancel(&mut self, key: Self::Key);
+    fn pop(&mut self) -> Option<Waker>;
+}
+
+impl TimerSet for Heap {
+    type Key = (usize, u64);
+
     fn new() -> Heap {
         Heap {
             entries: Slab::new(),
@@ -40,13 +51,13 @@ impl Heap {
             seq: 0,
         }
     }
-    fn insert(&mut self, at: Instant, w: &Waker) -> (usize, u64) {
+    fn insert(&mut self, at: Instant, w: &Waker) -> Self::Key {
         self.seq += 1;
         let i = self.entries.insert((at, self.seq, w.clone()));
         self.heap.push(Reverse((at, self.seq, i)));
         (i, self.seq)
     }
-    fn cancel(&mut self, (i, seq): (usize, u64)) {
+    fn cancel(&mut self, (i, seq): Self::Key) {
         if self.entries.get(i).is_some_and(|e| e.1 == seq) {
             self.entries.remove(i);
             if self.heap.len() > 2 * self.entries.len() + 1024 {
@@ -74,19 +85,21 @@ struct Tree {
     seq: u64,
 }
 
-impl Tree {
+impl TimerSet for Tree {
+    type Key = (Instant, u64);
+
     fn new() -> Tree {
         Tree {
             map: BTreeMap::new(),
             seq: 0,
         }
     }
-    fn insert(&mut self, at: Instant, w: &Waker) -> (Instant, u64) {
+    fn insert(&mut self, at: Instant, w: &Waker) -> Self::Key {
         self.seq += 1;
         self.map.insert((at, self.seq), w.clone());
         (at, self.seq)
     }
-    fn cancel(&mut self, key: (Instant, u64)) {
+    fn cancel(&mut self, key: Self::Key) {
         self.map.remove(&key);
     }
     fn pop(&mut self) -> Option<Waker> {
@@ -112,83 +125,67 @@ fn median(mut v: Vec<Duration>) -> Duration {
     v[v.len() / 2]
 }
 
-fn main() {
+/// Median time of 7 runs of `work` on a structure first filled by `fill`.
+fn measure<T: TimerSet>(at: &[Instant], fill: bool, work: impl Fn(&mut T, &[Instant])) -> Duration {
     let w = Waker::noop();
-    let base = Instant::now();
-    let at = deadlines(base);
-    let mut rows: Vec<(&str, Duration, Duration)> = Vec::new();
+    let times = (0..7)
+        .map(|_| {
+            let mut set = T::new();
+            if fill {
+                at.iter().for_each(|d| {
+                    set.insert(*d, w);
+                });
+            }
+            let s = Instant::now();
+            work(&mut set, at);
+            let elapsed = s.elapsed();
+            black_box(&mut set);
+            elapsed
+        })
+        .collect();
+    median(times)
+}
 
-    let (mut h, mut t) = (Vec::new(), Vec::new());
-    for _ in 0..7 {
-        let s = Instant::now();
-        let mut heap = Heap::new();
-        let keys: Vec<_> = at.iter().map(|d| heap.insert(*d, w)).collect();
-        keys.into_iter().for_each(|k| heap.cancel(k));
-        h.push(s.elapsed());
-        black_box(&heap);
-        let s = Instant::now();
-        let mut tree = Tree::new();
-        let keys: Vec<_> = at.iter().map(|d| tree.insert(*d, w)).collect();
-        keys.into_iter().for_each(|k| tree.cancel(k));
-        t.push(s.elapsed());
-        black_box(&tree);
+/// Insert all, then cancel all.
+fn insert_cancel<T: TimerSet>(set: &mut T, at: &[Instant]) {
+    let keys: Vec<_> = at.iter().map(|d| set.insert(*d, Waker::noop())).collect();
+    keys.into_iter().for_each(|k| set.cancel(k));
+}
+
+/// Insert one and cancel it, for every deadline (on a filled set).
+fn churn<T: TimerSet>(set: &mut T, at: &[Instant]) {
+    for d in at {
+        let k = set.insert(*d, Waker::noop());
+        set.cancel(k);
     }
-    rows.push(("insert 100k, cancel 100k", median(h), median(t)));
+}
 
-    let (mut h, mut t) = (Vec::new(), Vec::new());
-    for _ in 0..7 {
-        let mut heap = Heap::new();
-        at.iter().for_each(|d| {
-            heap.insert(*d, w);
-        });
-        let s = Instant::now();
-        for d in &at {
-            let k = heap.insert(*d, w);
-            heap.cancel(k);
-        }
-        h.push(s.elapsed());
-        black_box(&heap);
-        let mut tree = Tree::new();
-        at.iter().for_each(|d| {
-            tree.insert(*d, w);
-        });
-        let s = Instant::now();
-        for d in &at {
-            let k = tree.insert(*d, w);
-            tree.cancel(k);
-        }
-        t.push(s.elapsed());
-        black_box(&tree);
+/// Pop every timer in deadline order (on a filled set).
+fn expire<T: TimerSet>(set: &mut T, _: &[Instant]) {
+    while let Some(w) = set.pop() {
+        black_box(w);
     }
-    rows.push((
-        "churn 100k insert+cancel, 100k pending",
-        median(h),
-        median(t),
-    ));
+}
 
-    let (mut h, mut t) = (Vec::new(), Vec::new());
-    for _ in 0..7 {
-        let mut heap = Heap::new();
-        at.iter().for_each(|d| {
-            heap.insert(*d, w);
-        });
-        let s = Instant::now();
-        while let Some(w) = heap.pop() {
-            black_box(w);
-        }
-        h.push(s.elapsed());
-        let mut tree = Tree::new();
-        at.iter().for_each(|d| {
-            tree.insert(*d, w);
-        });
-        let s = Instant::now();
-        while let Some(w) = tree.pop() {
-            black_box(w);
-        }
-        t.push(s.elapsed());
-    }
-    rows.push(("expire 100k in order", median(h), median(t)));
-
+fn main() {
+    let at = deadlines(Instant::now());
+    let rows = [
+        (
+            "insert 100k, cancel 100k",
+            measure::<Heap>(&at, false, insert_cancel),
+            measure::<Tree>(&at, false, insert_cancel),
+        ),
+        (
+            "churn 100k insert+cancel, 100k pending",
+            measure::<Heap>(&at, true, churn),
+            measure::<Tree>(&at, true, churn),
+        ),
+        (
+            "expire 100k in order",
+            measure::<Heap>(&at, true, expire),
+            measure::<Tree>(&at, true, expire),
+        ),
+    ];
     println!("| workload | heap + slab (waitless) | BTreeMap | heap / btree |");
     println!("|---|---:|---:|---:|");
     for (name, h, t) in rows {

@@ -267,13 +267,7 @@ impl fmt::Debug for Body<'_> {
 }
 
 /// Writes all of `bytes`, waiting for writability when the socket buffer is full.
-pub(crate) async fn write_all(stream: &TcpStream, mut bytes: &[u8]) -> io::Result<()> {
-    while !bytes.is_empty() {
-        let n = poll_fn(|cx| stream.poll_write(cx, bytes)).await?;
-        if n == 0 {
-            return Err(io::ErrorKind::WriteZero.into());
-        }
-        bytes = &bytes[n..];
-    }
-    Ok(())
+pub(crate) async fn write_all(stream: &TcpStream, bytes: &[u8]) -> io::Result<()> {
+    let mut stream = stream;
+    futures_lite::AsyncWriteExt::write_all(&mut stream, bytes).await
 }
