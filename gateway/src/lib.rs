@@ -60,7 +60,8 @@ pub use config::{Config, TlsFiles, TrustedProxies};
 pub use h1::ChunkedError;
 pub use interface::{
     App, Body, BodyError, Headers, LifespanError, Request, Responder, ResponseError, Scheme, Scope,
-    ScopeKind, ShutdownSignal, State, Upgraded, UpgradedReader, UpgradedWriter, Version, NO_HEADERS,
+    ScopeKind, ShutdownSignal, State, Upgraded, UpgradedReader, UpgradedWriter, Version,
+    NO_HEADERS,
 };
 pub use runner::{main, run};
 pub use server::{serve, Listener, ServeError, Server};

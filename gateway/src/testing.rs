@@ -218,7 +218,8 @@ impl TestRequest {
 
     /// Adds a header (a `Host` header replaces the default `testserver`).
     pub fn header(mut self, name: &str, value: impl AsRef<[u8]>) -> TestRequest {
-        self.headers.push((name.to_owned(), value.as_ref().to_vec()));
+        self.headers
+            .push((name.to_owned(), value.as_ref().to_vec()));
         self
     }
 
@@ -252,7 +253,9 @@ impl TestRequest {
     }
 
     fn has(&self, name: &str) -> bool {
-        self.headers.iter().any(|(n, _)| n.eq_ignore_ascii_case(name))
+        self.headers
+            .iter()
+            .any(|(n, _)| n.eq_ignore_ascii_case(name))
     }
 
     /// The request head as it goes on the wire.
@@ -619,8 +622,7 @@ fn response_framing(
     if head_request || status == 101 || status == 204 || status == 304 {
         return Ok(Framing::None);
     }
-    if header_in(headers, "transfer-encoding").is_some_and(|v| v.eq_ignore_ascii_case("chunked"))
-    {
+    if header_in(headers, "transfer-encoding").is_some_and(|v| v.eq_ignore_ascii_case("chunked")) {
         return Ok(Framing::Chunked(ChunkedDecoder::default()));
     }
     match header_in(headers, "content-length") {

@@ -296,13 +296,36 @@ mod tests {
             ChunkedError::SizeTooLarge
         );
         // Anything but whitespace, `;` or CR after the size digits (issue: `0x5` read as 0).
-        for bad in [&b"0x5\r\nhello\r\n0\r\n\r\n"[..], b"5 5\r\n", b"5zz\r\n", b"0garbage\r\n\r\n"] {
-            assert_eq!(decode_all(bad, 100).unwrap_err(), ChunkedError::InvalidSize, "{bad:?}");
+        for bad in [
+            &b"0x5\r\nhello\r\n0\r\n\r\n"[..],
+            b"5 5\r\n",
+            b"5zz\r\n",
+            b"0garbage\r\n\r\n",
+        ] {
+            assert_eq!(
+                decode_all(bad, 100).unwrap_err(),
+                ChunkedError::InvalidSize,
+                "{bad:?}"
+            );
         }
-        assert_eq!(decode_all(b"5 \t;a=b\r\nhello\r\n0\r\n\r\n", 100).unwrap().0, b"hello");
+        assert_eq!(
+            decode_all(b"5 \t;a=b\r\nhello\r\n0\r\n\r\n", 100)
+                .unwrap()
+                .0,
+            b"hello"
+        );
         // Trailer lines are `name: value` without control bytes.
-        for bad in [&b"0\r\nno colon here\r\n\r\n"[..], b"0\r\nX: a\x01b\r\n\r\n", b"0\r\n: v\r\n\r\n", b"0\r\nGET /plaintext HTTP/1.1\r\n\r\n"] {
-            assert_eq!(decode_all(bad, 100).unwrap_err(), ChunkedError::InvalidTrailer, "{bad:?}");
+        for bad in [
+            &b"0\r\nno colon here\r\n\r\n"[..],
+            b"0\r\nX: a\x01b\r\n\r\n",
+            b"0\r\n: v\r\n\r\n",
+            b"0\r\nGET /plaintext HTTP/1.1\r\n\r\n",
+        ] {
+            assert_eq!(
+                decode_all(bad, 100).unwrap_err(),
+                ChunkedError::InvalidTrailer,
+                "{bad:?}"
+            );
         }
         let long_ext = format!("1;{}\r\n", "a".repeat(MAX_FRAMING_BYTES + 1));
         assert_eq!(

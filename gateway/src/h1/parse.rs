@@ -283,7 +283,10 @@ fn split_target(target: &[u8], range: Span, options: bool) -> Result<Target, Rej
             span(path_start, path_start + i),
             span(path_start + i + 1, target.len()),
         ),
-        None => (span(path_start, target.len()), span(target.len(), target.len())),
+        None => (
+            span(path_start, target.len()),
+            span(target.len(), target.len()),
+        ),
     };
     Ok(Target {
         path,
@@ -407,7 +410,10 @@ mod tests {
         assert_eq!(slice(raw, head.host), b"a.example:8443");
         assert_eq!(slice(raw, head.path), b"/p");
         let raw = b"GET /p HTTP/1.1\r\nHost:  h.example:80 \r\n\r\n";
-        assert_eq!(slice(raw, parse(raw).unwrap().unwrap().host), b"h.example:80");
+        assert_eq!(
+            slice(raw, parse(raw).unwrap().unwrap().host),
+            b"h.example:80"
+        );
         let bad: &[&[u8]] = &[
             b"GET ftp://example.com/ HTTP/1.1\r\nHost: h\r\n\r\n",
             b"GET http://a@b/ HTTP/1.1\r\nHost: h\r\n\r\n",
@@ -419,7 +425,12 @@ mod tests {
             b"GET / HTTP/1.1\r\nHost: a/b\r\n\r\n",
         ];
         for raw in bad {
-            assert_eq!(parse(raw).unwrap_err().status, 400, "{}", String::from_utf8_lossy(raw));
+            assert_eq!(
+                parse(raw).unwrap_err().status,
+                400,
+                "{}",
+                String::from_utf8_lossy(raw)
+            );
         }
     }
 
@@ -433,9 +444,11 @@ mod tests {
             assert_eq!(parse(raw).unwrap_err().status, 400);
         }
         // HTTP/1.0 with Transfer-Encoding closes after the response, even with keep-alive.
-        let h = parse(b"POST / HTTP/1.0\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n\r\n")
-            .unwrap()
-            .unwrap();
+        let h = parse(
+            b"POST / HTTP/1.0\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n\r\n",
+        )
+        .unwrap()
+        .unwrap();
         assert!(h.close && !h.keep_alive_10);
     }
 

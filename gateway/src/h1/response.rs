@@ -190,7 +190,13 @@ mod tests {
     #[test]
     fn error_body_length_matches() {
         let mut v = Vec::new();
-        push_error(&mut v, 431, "Request header fields too large", false, &HeadDefaults::default());
+        push_error(
+            &mut v,
+            431,
+            "Request header fields too large",
+            false,
+            &HeadDefaults::default(),
+        );
         let text = String::from_utf8(v).unwrap();
         let (head, body) = text.split_once("\r\n\r\n").unwrap();
         assert!(head.starts_with("HTTP/1.1 431 Request Header Fields Too Large\r\n"));

@@ -232,7 +232,11 @@ impl<'a> Responder<'a> {
         self.begin(status, headers, declared)
     }
 
-    fn check<V: AsRef<[u8]>>(&self, status: u16, headers: &[(&str, V)]) -> Result<(), ResponseError> {
+    fn check<V: AsRef<[u8]>>(
+        &self,
+        status: u16,
+        headers: &[(&str, V)],
+    ) -> Result<(), ResponseError> {
         if self.is_started() {
             return Err(ResponseError::AlreadyStarted);
         }
@@ -419,7 +423,10 @@ impl<'a> Responder<'a> {
         if !self.state.upgradable {
             return Err(ResponseError::NotUpgradable);
         }
-        if !headers.iter().any(|(n, _)| n.eq_ignore_ascii_case("upgrade")) {
+        if !headers
+            .iter()
+            .any(|(n, _)| n.eq_ignore_ascii_case("upgrade"))
+        {
             return Err(ResponseError::InvalidHeader("upgrade".into()));
         }
         self.check(200, headers)?;

@@ -10,9 +10,9 @@ use std::collections::HashMap;
 use std::fmt;
 use std::net::SocketAddr;
 
-pub use crate::h1::Version;
 use crate::h1::chunked::hex;
 use crate::h1::HeaderSpan;
+pub use crate::h1::Version;
 use crate::interface::shutdown::ShutdownSignal;
 
 /// What kind of exchange a scope describes.

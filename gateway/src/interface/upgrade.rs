@@ -176,7 +176,11 @@ impl AsyncRead for UpgradedReader<'_> {
 }
 
 impl AsyncWrite for UpgradedWriter<'_> {
-    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         self.io.transport.poll_write(cx, buf)
     }
 

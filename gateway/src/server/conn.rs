@@ -71,8 +71,8 @@ impl<A> Conn<A> {
         local: Option<SocketAddr>,
     ) -> Conn<A> {
         let cfg = &worker.config;
-        let proxy_trusted = cfg.proxy_headers
-            && peer.is_none_or(|p| cfg.forwarded_allow_ips.contains(p.ip()));
+        let proxy_trusted =
+            cfg.proxy_headers && peer.is_none_or(|p| cfg.forwarded_allow_ips.contains(p.ip()));
         #[cfg(feature = "tls")]
         let secure = matches!(transport, Transport::Tls(_));
         #[cfg(not(feature = "tls"))]

@@ -96,8 +96,7 @@ impl<A: App> Conn<A> {
                 return Err(Step::Close);
             }
         };
-        if head.framing != BodyFraming::None
-            && read.len() - (self.start + head.len) < MIN_BODY_ROOM
+        if head.framing != BodyFraming::None && read.len() - (self.start + head.len) < MIN_BODY_ROOM
         {
             // A head that (nearly) fills the buffer would leave its body no room: move it to
             // the front and grow (offsets in `head` and `spans` are relative to the head).
@@ -287,7 +286,13 @@ impl<A> Settle<'_, A> {
             let (m, p) = what();
             log::error!("waitless: exception in app for {m} {p}: {msg}");
             if self.resp.phase == Phase::NotStarted {
-                push_error(self.write, 500, "Internal Server Error", self.head_only, head);
+                push_error(
+                    self.write,
+                    500,
+                    "Internal Server Error",
+                    self.head_only,
+                    head,
+                );
                 self.resp.status = 500;
             }
             return Step::Close;

@@ -253,7 +253,13 @@ async fn accept_loop<A: App>(
         }
         #[cfg(feature = "tls")]
         let transport = match (tls, transport) {
-            (Some(tls), Transport::Tcp(tcp)) => Transport::Tls(Box::new(tls.accept(tcp))),
+            (Some(tls), Transport::Tcp(tcp)) => match tls.accept(tcp) {
+                Ok(session) => Transport::Tls(Box::new(session)),
+                Err(e) => {
+                    log::warn!("waitless: TLS session refused: {e}");
+                    continue;
+                }
+            },
             (_, transport) => transport,
         };
         worker.connection_opened();

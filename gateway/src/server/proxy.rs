@@ -110,9 +110,8 @@ mod tests {
         let (client, scheme) = resolve("127.0.0.1:5000".parse().ok(), h, &trusted);
         assert_eq!(client, "198.51.100.1:0".parse().ok());
         assert_eq!(scheme, Scheme::Https);
-        let (spans, raw) = headers_of(
-            b"GET / HTTP/1.1\r\nHost: h\r\nX-Forwarded-Proto: https, http\r\n\r\n",
-        );
+        let (spans, raw) =
+            headers_of(b"GET / HTTP/1.1\r\nHost: h\r\nX-Forwarded-Proto: https, http\r\n\r\n");
         let h = Headers {
             head: raw,
             spans: &spans,

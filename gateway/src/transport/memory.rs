@@ -66,7 +66,11 @@ pub(crate) fn pair(capacity: usize) -> (Endpoint, Endpoint) {
 }
 
 impl Endpoint {
-    pub(crate) fn poll_read(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+    pub(crate) fn poll_read(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
         let mut rx = self.rx.borrow_mut();
         if rx.bytes.is_empty() {
             if rx.write_closed || buf.is_empty() {

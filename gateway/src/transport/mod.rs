@@ -33,7 +33,11 @@ pub(crate) enum Transport {
 }
 
 impl Transport {
-    pub(crate) fn poll_read(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+    pub(crate) fn poll_read(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
         match self {
             Transport::Tcp(s) => s.poll_read(cx, buf),
             Transport::Unix(s) => s.poll_read(cx, buf),
@@ -166,7 +170,11 @@ impl Io {
 
     /// Reads into `buf`, failing with `TimedOut` if nothing arrives for `timeout` (the timer
     /// exists only when the read would block).
-    pub(crate) async fn read_timeout(&self, buf: &mut [u8], timeout: Duration) -> io::Result<usize> {
+    pub(crate) async fn read_timeout(
+        &self,
+        buf: &mut [u8],
+        timeout: Duration,
+    ) -> io::Result<usize> {
         let transport = &self.transport;
         if let Some(res) =
             futures_lite::future::poll_once(poll_fn(|cx| transport.poll_read(cx, buf))).await
