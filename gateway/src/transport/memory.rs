@@ -22,6 +22,8 @@ struct Half {
     read_closed: bool,
     reader: Option<Waker>,
     writer: Option<Waker>,
+    /// Writes that moved bytes into this direction (tests count syscall-equivalents).
+    writes: usize,
 }
 
 impl Half {
@@ -109,6 +111,7 @@ impl Endpoint {
         }
         let n = room.min(buf.len());
         tx.bytes.extend(&buf[..n]);
+        tx.writes += usize::from(n > 0);
         tx.wake_reader();
         Poll::Ready(Ok(n))
     }
@@ -123,6 +126,11 @@ impl Endpoint {
         let mut tx = self.tx.borrow_mut();
         tx.write_closed = true;
         tx.wake_reader();
+    }
+
+    /// How many writes the peer made into this end (each a `write` syscall on a socket).
+    pub(crate) fn writes_received(&self) -> usize {
+        self.rx.borrow().writes
     }
 
     /// Bytes written by this end and not yet read by the peer.
