@@ -69,7 +69,9 @@ pub struct Config {
     /// How long an idle keep-alive connection is kept open. Default 5 s.
     pub keep_alive_timeout: Duration,
     /// Most connections open at once (uvicorn's `--limit-concurrency`); beyond it new connections
-    /// get `503` and are closed. Default: unlimited.
+    /// get `503` and are closed. Default (`None`): derived from the open-file limit
+    /// (`RLIMIT_NOFILE` less a tenth, at least 32; see
+    /// [`default_limit_concurrency`](crate::server::default_limit_concurrency)).
     pub limit_concurrency: Option<usize>,
     /// Responses buffered for a client that is not reading before the server stops reading its
     /// further (pipelined) requests. Default 64 KiB.

@@ -64,7 +64,7 @@ pub use interface::{
     NO_HEADERS,
 };
 pub use runner::{main, run};
-pub use server::{serve, Listener, ServeError, Server};
+pub use server::{default_limit_concurrency, serve, Listener, ServeError, Server};
 
 /// Entry points for the cargo-fuzz targets in `gateway/fuzz` (feature `fuzzing`).
 #[cfg(feature = "fuzzing")]

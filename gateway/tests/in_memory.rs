@@ -310,3 +310,41 @@ fn a_client_that_stops_reading_is_closed_after_the_send_timeout() {
         assert_eq!(server.open_connections(), 0);
     });
 }
+
+#[test]
+fn disconnected_notices_a_hang_up_even_with_a_full_read_buffer() {
+    use std::cell::RefCell;
+    use waitless_executor::channel::oneshot;
+
+    struct Watch(RefCell<Option<oneshot::Sender<()>>>);
+    impl App for Watch {
+        async fn call(&self, mut req: Request<'_>, mut res: Responder<'_>) {
+            let _ = res.start(200, &[("content-type", "text/plain")]);
+            let _ = res.write(b"watching").await;
+            let _ = res.flush().await;
+            req.body.disconnected().await;
+            if let Some(tx) = self.0.borrow_mut().take() {
+                let _ = tx.send(());
+            }
+        }
+    }
+    block_on(async {
+        let (tx, gone) = oneshot::channel();
+        let server = TestServer::new(Watch(RefCell::new(Some(tx))));
+        let mut conn = server.connect();
+        conn.send(&TestRequest::get("/watch")).await.unwrap();
+        let mut s = conn.streaming_response(false).await.unwrap();
+        assert_eq!(s.chunk().await.unwrap().unwrap(), b"watching");
+        let mut conn = s.into_conn();
+        // More than the read buffer holds (a client pipelining while the stream runs), then
+        // the hang-up: it sits behind bytes the server cannot read yet.
+        conn.send_raw(&vec![b'x'; 64 * 1024]).await.unwrap();
+        conn.close_write();
+        let noticed = async { gone.await.is_ok() };
+        let timeout = async {
+            waitless_reactor::sleep(Duration::from_secs(5)).await;
+            false
+        };
+        assert!(noticed.or(timeout).await, "the hang-up went unnoticed");
+    });
+}

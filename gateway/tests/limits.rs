@@ -214,3 +214,58 @@ fn a_client_that_never_reads_cannot_grow_server_memory() {
     drop(s);
     assert_alive(addr);
 }
+
+#[test]
+fn body_read_timeout_answers_408_over_a_socket() {
+    let addr = start(
+        Config {
+            body_read_timeout: Duration::from_millis(200),
+            ..Config::default()
+        },
+        || TestApp,
+    );
+    let mut s = connect(addr);
+    // A declared megabyte, a few bytes, then silence: the app is reading its body.
+    s.write_all(b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 1048576\r\n\r\nabc")
+        .unwrap();
+    let t0 = Instant::now();
+    let r = read_response(&mut s, false).unwrap();
+    assert_eq!(r.status, 408, "{}", r.text());
+    assert!(t0.elapsed() < Duration::from_secs(5));
+    assert!(closed_by_server(&mut s));
+}
+
+#[test]
+fn a_client_that_never_reads_is_closed_after_the_send_timeout() {
+    let addr = start(
+        Config {
+            send_timeout: Duration::from_millis(300),
+            access_log: false,
+            ..Config::default()
+        },
+        || TestApp,
+    );
+    let mut s = connect(addr);
+    s.set_write_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
+    // 30,000 pipelined requests, never a byte read: both kernel buffers fill, the server's
+    // writes stop making progress, and after the send timeout it must close (a reset, since
+    // our requests are left unread) instead of holding the connection forever.
+    let one = b"GET /plaintext HTTP/1.1\r\nHost: t\r\n\r\n";
+    let deadline = Instant::now() + DEADLINE;
+    let mut sent = 0usize;
+    loop {
+        assert!(
+            Instant::now() < deadline,
+            "still open after {sent} requests"
+        );
+        match s.write(one) {
+            Ok(_) => sent += 1,
+            // Our send buffer is full: the server is stuck writing to us. Keep trying until it
+            // gives up (bounded by the deadline above).
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
+            Err(_) => break, // EPIPE / ECONNRESET: the server closed
+        }
+    }
+    assert!(sent > 1000, "the buffers filled after only {sent} requests");
+}

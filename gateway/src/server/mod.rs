@@ -220,6 +220,10 @@ async fn accept_loop<A: App>(
     // The active-phase futures of every connection of this worker share one pool; its element
     // type is the (unnameable) future of `conn::active::<A>`, inferred from the call below.
     let slots = Rc::new(RefCell::new(Vec::new()));
+    let limit = worker
+        .config
+        .limit_concurrency
+        .unwrap_or_else(default_limit_concurrency);
     let mut backoff = ACCEPT_BACKOFF_MIN;
     let mut failures = 0u64;
     loop {
@@ -243,11 +247,7 @@ async fn accept_loop<A: App>(
             failures = 0;
             backoff = ACCEPT_BACKOFF_MIN;
         }
-        if worker
-            .config
-            .limit_concurrency
-            .is_some_and(|limit| worker.open.get() >= limit)
-        {
+        if worker.open.get() >= limit {
             spawn(reject_overloaded(transport, worker.config.send_timeout)).detach();
             continue;
         }
@@ -266,6 +266,26 @@ async fn accept_loop<A: App>(
         let conn = conn::Conn::new(worker.clone(), transport, peer, local);
         spawn(conn::serve(conn, slots.clone(), conn::active::<A>)).detach();
     }
+}
+
+/// The connection limit when `--limit-concurrency` is not given: what the process's open-file
+/// limit (`RLIMIT_NOFILE`, soft) allows, less a tenth (at least 32) kept for the listener,
+/// files the app opens and the `503` answers themselves. Without it, a flood of connections
+/// would exhaust the descriptors and `accept` would fail for everyone instead of the excess
+/// getting a quick `503`.
+pub fn default_limit_concurrency() -> usize {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes one `rlimit` into the valid pointer we pass.
+    let soft = if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } == 0 {
+        lim.rlim_cur
+    } else {
+        1024
+    };
+    let soft = usize::try_from(soft).unwrap_or(usize::MAX);
+    soft.saturating_sub((soft / 10).max(32)).max(1)
 }
 
 /// Beyond `limit_concurrency`: answer 503 and close, like uvicorn.

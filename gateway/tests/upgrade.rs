@@ -1,0 +1,156 @@
+//! The upgrade hook: a `101` hands the app the raw connection (bytes already read first, then
+//! the socket, both directions at once).
+
+mod support;
+
+use std::io::{Read, Write};
+use std::time::Duration;
+
+use support::*;
+use waitless_executor::block_on;
+use waitless_gateway::testing::{TestRequest, TestServer};
+use waitless_gateway::{App, Config, Request, Responder, ScopeKind};
+
+/// Echoes raw bytes after a `101` (no WebSocket framing: that is the codec's job, above this).
+/// The reader and writer halves run as two futures at once: each line read is echoed, and a
+/// ticker writes `tick` independently until the client closes.
+struct RawEcho;
+
+impl App for RawEcho {
+    async fn call(&self, req: Request<'_>, mut res: Responder<'_>) {
+        let kind = req.scope.kind;
+        if req.scope.path == "/kind" {
+            let _ = res.send(200, &[("x-kind", format!("{kind:?}"))], b"");
+            return;
+        }
+        if !res.can_upgrade() {
+            let _ = res.send(426, &[("upgrade", "echo")], b"upgrade required");
+            return;
+        }
+        let Ok(conn) = res.upgrade(req.body, &[("upgrade", "echo")]).await else {
+            return;
+        };
+        let (mut reader, writer) = conn.split();
+        let writer = std::cell::RefCell::new(writer);
+        let echo = async {
+            let mut buf = [0u8; 4096];
+            while let Ok(n @ 1..) = reader.read(&mut buf).await {
+                if writer.borrow_mut().write_all(&buf[..n]).await.is_err() {
+                    break;
+                }
+            }
+        };
+        let ticks = async {
+            if req.scope.query_string == b"tick" {
+                writer.borrow_mut().buffer().extend_from_slice(b"tick;");
+                let _ = writer.borrow_mut().flush().await;
+            }
+            std::future::pending::<()>().await
+        };
+        futures_lite::future::or(echo, ticks).await;
+    }
+}
+
+const HANDSHAKE: &[u8] =
+    b"GET /raw HTTP/1.1\r\nHost: t\r\nConnection: keep-alive, Upgrade\r\nUpgrade: echo\r\n\r\n";
+
+#[test]
+fn raw_echo_after_101_over_a_socket_with_early_bytes_first() {
+    let addr = start(Config::default(), || RawEcho);
+    let mut s = connect(addr);
+    // Bytes sent right behind the head (before the 101) must reach the app first.
+    s.write_all(&[HANDSHAKE, b"early;"].concat()).unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !got.ends_with(b"early;") {
+        let n = s.read(&mut buf).unwrap();
+        assert!(n > 0, "closed: {}", String::from_utf8_lossy(&got));
+        got.extend_from_slice(&buf[..n]);
+    }
+    let text = String::from_utf8_lossy(&got).into_owned();
+    assert!(
+        text.starts_with("HTTP/1.1 101 Switching Protocols\r\n"),
+        "{text}"
+    );
+    assert!(text.contains("\r\nConnection: Upgrade\r\n"), "{text}");
+    assert!(text.contains("\r\nupgrade: echo\r\n"), "{text}");
+    assert!(text.contains("\r\n\r\nearly;"), "{text}");
+    // Now the socket itself, both ways, several times.
+    for msg in [&b"one"[..], b"two", &[0xff; 3000]] {
+        s.write_all(msg).unwrap();
+        let mut echoed = Vec::new();
+        while echoed.len() < msg.len() {
+            let n = s.read(&mut buf).unwrap();
+            assert!(n > 0);
+            echoed.extend_from_slice(&buf[..n]);
+        }
+        assert_eq!(echoed, msg);
+    }
+    // Closing our side ends the app's call; the server closes the connection.
+    s.shutdown(std::net::Shutdown::Write).unwrap();
+    assert!(closed_by_server(&mut s));
+    // The server goes on serving.
+    let r = roundtrip(addr, b"GET /kind HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_eq!(r.header("x-kind"), Some("Http"));
+}
+
+#[test]
+fn websocket_kind_and_refusals_in_memory() {
+    block_on(async {
+        let server = TestServer::new(RawEcho);
+        let ws = TestRequest::get("/kind")
+            .header("connection", "Upgrade")
+            .header("upgrade", "websocket");
+        let r = server.call(ws).await.unwrap();
+        assert_eq!(r.header("x-kind"), Some("WebSocket"));
+        let r = server.call(TestRequest::get("/kind")).await.unwrap();
+        assert_eq!(r.header("x-kind"), Some("Http"));
+        // No upgrade offered: the app's 426.
+        let r = server.call(TestRequest::get("/raw")).await.unwrap();
+        assert_eq!(r.status, 426);
+        // HTTP/1.0 cannot upgrade.
+        let r = server
+            .call(
+                TestRequest::get("/raw")
+                    .http10()
+                    .header("connection", "upgrade")
+                    .header("upgrade", "echo"),
+            )
+            .await
+            .unwrap();
+        assert_eq!(r.status, 426);
+    });
+}
+
+#[test]
+fn both_halves_at_once_in_memory() {
+    block_on(async {
+        let server = TestServer::new(RawEcho);
+        let mut conn = server.connect();
+        conn.send_raw(&HANDSHAKE.replace_query()).await.unwrap();
+        let head = conn.response(false).await.unwrap();
+        assert_eq!(head.status, 101);
+        // The ticker's write arrives without any read from us.
+        let mut got = conn.read_raw().await.unwrap();
+        assert_eq!(got, b"tick;");
+        conn.send_raw(b"ping").await.unwrap();
+        got = conn.read_raw().await.unwrap();
+        assert_eq!(got, b"ping");
+        conn.close_write();
+        assert!(conn.closed_within(Duration::from_secs(5)).await.unwrap());
+        assert_eq!(server.open_connections(), 0);
+    });
+}
+
+trait ReplaceQuery {
+    fn replace_query(&self) -> Vec<u8>;
+}
+
+impl ReplaceQuery for &[u8] {
+    /// The handshake for `/raw?tick`.
+    fn replace_query(&self) -> Vec<u8> {
+        String::from_utf8_lossy(self)
+            .replacen("GET /raw ", "GET /raw?tick ", 1)
+            .into_bytes()
+    }
+}
