@@ -8,46 +8,54 @@ use std::time::Duration;
 
 use support::*;
 use waitless_executor::block_on;
+use waitless_executor::channel::mpsc;
 use waitless_gateway::testing::{TestRequest, TestServer};
-use waitless_gateway::{App, Config, Request, Responder, ScopeKind};
+use waitless_gateway::{App, Config, Request, Responder};
 
 /// Echoes raw bytes after a `101` (no WebSocket framing: that is the codec's job, above this).
-/// The reader and writer halves run as two futures at once: each line read is echoed, and a
-/// ticker writes `tick` independently until the client closes.
+/// The reader and writer halves run as two futures at once: the reader forwards what it reads
+/// through a channel; the writer, with `?tick`, first writes `tick;` on its own (before anything
+/// was read), then echoes what the channel brings.
 struct RawEcho;
 
 impl App for RawEcho {
     async fn call(&self, req: Request<'_>, mut res: Responder<'_>) {
-        let kind = req.scope.kind;
         if req.scope.path == "/kind" {
-            let _ = res.send(200, &[("x-kind", format!("{kind:?}"))], b"");
+            let kind = format!("{:?}", req.scope.kind);
+            let _ = res.send(200, &[("x-kind", kind)], b"");
             return;
         }
         if !res.can_upgrade() {
             let _ = res.send(426, &[("upgrade", "echo")], b"upgrade required");
             return;
         }
+        let tick = req.scope.query_string == b"tick";
         let Ok(conn) = res.upgrade(req.body, &[("upgrade", "echo")]).await else {
             return;
         };
-        let (mut reader, writer) = conn.split();
-        let writer = std::cell::RefCell::new(writer);
-        let echo = async {
+        let (mut reader, mut writer) = conn.split();
+        let (tx, mut rx) = mpsc::channel::<Vec<u8>>(4);
+        let read_side = async move {
             let mut buf = [0u8; 4096];
             while let Ok(n @ 1..) = reader.read(&mut buf).await {
-                if writer.borrow_mut().write_all(&buf[..n]).await.is_err() {
+                if tx.send(buf[..n].to_vec()).await.is_err() {
+                    break;
+                }
+            }
+            // Dropping `tx` ends the write side.
+        };
+        let write_side = async move {
+            if tick {
+                writer.buffer().extend_from_slice(b"tick;");
+                let _ = writer.flush().await;
+            }
+            while let Some(bytes) = rx.recv().await {
+                if writer.write_all(&bytes).await.is_err() {
                     break;
                 }
             }
         };
-        let ticks = async {
-            if req.scope.query_string == b"tick" {
-                writer.borrow_mut().buffer().extend_from_slice(b"tick;");
-                let _ = writer.borrow_mut().flush().await;
-            }
-            std::future::pending::<()>().await
-        };
-        futures_lite::future::or(echo, ticks).await;
+        futures_lite::future::zip(read_side, write_side).await;
     }
 }
 
