@@ -30,6 +30,7 @@ impl TrustedProxies {
             .map(TrustedProxies::Only)
     }
 
+    /// Whether `ip` is trusted (IPv4-mapped IPv6 addresses match their IPv4 form).
     pub fn contains(&self, ip: IpAddr) -> bool {
         match self {
             TrustedProxies::Any => true,

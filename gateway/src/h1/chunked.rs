@@ -54,10 +54,15 @@ enum State {
 /// Why a chunked body is malformed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ChunkedError {
+    /// A chunk-size line that is not hex digits, optional whitespace and `;` extensions.
     InvalidSize,
+    /// More than 16 hex digits of size.
     SizeTooLarge,
+    /// A line or a chunk's data not ended by CRLF.
     MissingCrlf,
+    /// Extensions and trailers longer than 16 KiB in all.
     FramingTooLong,
+    /// A trailer line that is not `name: value` without control bytes.
     InvalidTrailer,
 }
 

@@ -59,6 +59,7 @@ impl<'a> Headers<'a> {
         self.spans.len()
     }
 
+    /// Whether there are no header lines.
     pub fn is_empty(&self) -> bool {
         self.spans.is_empty()
     }
@@ -113,6 +114,7 @@ pub struct State {
 }
 
 impl State {
+    /// An empty state.
     pub fn new() -> State {
         State::default()
     }
@@ -124,6 +126,7 @@ impl State {
             .and_then(|old| old.downcast().ok().map(|b| *b))
     }
 
+    /// The value of type `T`, if one was stored.
     pub fn get<T: 'static>(&self) -> Option<&T> {
         self.map
             .get(&TypeId::of::<T>())
@@ -142,10 +145,13 @@ impl fmt::Debug for State {
 /// Everything about one request except its body.
 #[derive(Debug)]
 pub struct Scope<'a> {
+    /// A plain request or a WebSocket handshake.
     pub kind: ScopeKind,
+    /// `HTTP/1.0` or `HTTP/1.1`.
     pub version: Version,
     /// The method as sent (`GET`, `POST`, ...). Methods are case-sensitive.
     pub method: &'a str,
+    /// `https` over TLS or through a trusted proxy's `X-Forwarded-Proto`, else `http`.
     pub scheme: Scheme,
     /// The path, percent-decoded (invalid UTF-8 is replaced with U+FFFD).
     pub path: Cow<'a, str>,
@@ -153,6 +159,7 @@ pub struct Scope<'a> {
     pub raw_path: &'a [u8],
     /// The query string without the `?`, not decoded.
     pub query_string: &'a [u8],
+    /// The request headers, in order.
     pub headers: Headers<'a>,
     /// The request's authority (`host[:port]`): the target's in absolute-form, else the `Host`
     /// header's (RFC 9112 §3.2.2); empty if the request had neither (HTTP/1.0).
