@@ -437,6 +437,12 @@ impl TestConn {
         self.end.writes_received()
     }
 
+    /// How many reads the server made on this connection so far (each would be one `read`
+    /// syscall on a socket).
+    pub fn server_reads(&self) -> usize {
+        self.end.reads_by_peer()
+    }
+
     /// Reads one whole response (`head_request`: it answers a `HEAD`, so it has no body).
     pub async fn response(&mut self, head_request: bool) -> io::Result<TestResponse> {
         let (status, headers, interim, mut framing) = self.read_head(head_request).await?;

@@ -348,3 +348,30 @@ fn disconnected_notices_a_hang_up_even_with_a_full_read_buffer() {
         assert!(noticed.or(timeout).await, "the hang-up went unnoticed");
     });
 }
+
+#[test]
+fn a_body_behind_a_nearly_full_head_is_not_read_a_few_bytes_at_a_time() {
+    block_on(async {
+        let cfg = Config {
+            max_body_size: 2 << 20,
+            ..config()
+        };
+        let server = TestServer::with_config(Api, cfg, State::new());
+        // An 8,191-byte head leaves one byte of an 8 KiB buffer for a 1 MiB body: the first
+        // round read that body one byte per syscall.
+        let start = "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 1048576\r\nX-Pad: ";
+        let head = format!("{start}{}\r\n\r\n", "p".repeat(8191 - start.len() - 4));
+        assert_eq!(head.len(), 8191);
+        let mut conn = server.connect();
+        let body = vec![b'b'; 1 << 20];
+        let send = async {
+            conn.send_raw(head.as_bytes()).await.unwrap();
+            conn.send_raw(&body).await.unwrap();
+        };
+        send.await;
+        let r = conn.response(false).await.unwrap();
+        assert_eq!((r.status, r.body.len()), (200, 1 << 20));
+        // 1 MiB through a buffer of at least 4 KiB is at most 256 reads (plus the head's).
+        assert!(conn.server_reads() < 300, "{} reads", conn.server_reads());
+    });
+}

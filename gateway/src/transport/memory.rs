@@ -22,8 +22,10 @@ struct Half {
     read_closed: bool,
     reader: Option<Waker>,
     writer: Option<Waker>,
-    /// Writes that moved bytes into this direction (tests count syscall-equivalents).
+    /// Writes that moved bytes into this direction, and reads that took bytes out (tests count
+    /// syscall-equivalents).
     writes: usize,
+    reads: usize,
 }
 
 impl Half {
@@ -85,6 +87,7 @@ impl Endpoint {
         for (dst, src) in buf.iter_mut().zip(rx.bytes.drain(..n)) {
             *dst = src;
         }
+        rx.reads += 1;
         rx.wake_writer();
         Poll::Ready(Ok(n))
     }
@@ -131,6 +134,11 @@ impl Endpoint {
     /// How many writes the peer made into this end (each a `write` syscall on a socket).
     pub(crate) fn writes_received(&self) -> usize {
         self.rx.borrow().writes
+    }
+
+    /// How many reads the peer made from what this end wrote.
+    pub(crate) fn reads_by_peer(&self) -> usize {
+        self.tx.borrow().reads
     }
 
     /// Bytes written by this end and not yet read by the peer.
