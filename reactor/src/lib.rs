@@ -70,10 +70,18 @@
 //! .unwrap();
 //! ```
 
+// `unsafe` lives only where a syscall or a `'static` pointer needs it; every block says why.
+#![deny(unsafe_code)]
+#![warn(missing_docs)]
+
 pub mod coop;
 mod fd;
 mod net;
+#[allow(unsafe_code)] // AtomicNotifier: a pointer to a leaked (`'static`) notifier
 mod reactor;
+#[allow(unsafe_code)] // sigaction and the async-signal-safe handler
+pub mod signal;
+#[allow(unsafe_code)] // the syscalls
 mod sys;
 mod timer;
 
