@@ -469,6 +469,28 @@ fn https_with_a_self_signed_certificate() {
     // Plain HTTP on the TLS port gets no HTTP answer.
     let plain = tcp_get(probe.tcp_addr(), "/pid").unwrap_or_default();
     assert!(!plain.starts_with("HTTP/1.1 200"), "{plain}");
+
+    // A renewed certificate is picked up by SIGHUP's new workers; a broken one is refused
+    // before any worker is replaced.
+    std::fs::write(&cert, "not a certificate\n").unwrap();
+    // SAFETY: kill takes no pointers.
+    unsafe { libc::kill(probe.child.id() as i32, libc::SIGHUP) };
+    let deadline = Instant::now() + DEADLINE;
+    let mut refused = false;
+    while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+        match probe.stderr.recv_timeout(left) {
+            Ok(line) if line.contains("not restarting") => {
+                assert!(line.contains("cert.pem"), "{line}");
+                refused = true;
+                break;
+            }
+            Ok(_) => {}
+            Err(_) => break,
+        }
+    }
+    assert!(refused, "SIGHUP with a broken certificate was not refused");
+    let mut resp = agent.get(format!("{url}/scheme")).call().unwrap();
+    assert_eq!(resp.body_mut().read_to_string().unwrap(), "https");
     drop(probe);
     let _ = std::fs::remove_dir_all(&dir);
 }

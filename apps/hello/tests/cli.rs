@@ -21,7 +21,10 @@ fn bad_flags_exit_2_naming_the_flag() {
         (vec!["--header", "no colon"], "--header"),
         (vec!["--header", "Content-Length: 3"], "--header"),
         (vec!["--fd", "-3"], "--fd"),
-        (vec!["--limit-max-requests-jitter", "x"], "--limit-max-requests-jitter"),
+        (
+            vec!["--limit-max-requests-jitter", "x"],
+            "--limit-max-requests-jitter",
+        ),
         (vec!["--timeout-body-read", "never"], "--timeout-body-read"),
         (vec!["--root-path", "api"], "--root-path"),
         (vec!["--ssl-certfile", "c.pem"], "--ssl-keyfile"),

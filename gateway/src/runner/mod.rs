@@ -421,6 +421,14 @@ impl<'a, A: App, F: Fn() -> A> Supervisor<'a, F> {
                     self.kill_all(sig);
                 }
                 Some(libc::SIGHUP) if self.shutting_down.is_none() => {
+                    // New workers re-read the TLS files (renewed certificates); broken ones
+                    // would take the service down through the crash-loop guard, so check first.
+                    if let Err(e) = check_tls(&self.options.config) {
+                        log::error!(
+                            "Received SIGHUP: not restarting, keeping the old workers: {e}"
+                        );
+                        continue;
+                    }
                     log::info!("Received SIGHUP: restarting workers");
                     let old: Vec<(libc::pid_t, usize)> = self
                         .workers
