@@ -9,7 +9,9 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
+#[cfg(feature = "tls")]
+use std::path::Path;
+use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -421,6 +423,7 @@ fn max_requests_jitter_recycles_between_n_and_n_plus_j() {
     }
 }
 
+#[cfg(feature = "tls")]
 /// A self-signed certificate for `localhost`/127.0.0.1 written as PEM files into `dir`; the
 /// certificate's PEM, for the client to trust.
 fn self_signed(dir: &Path) -> (PathBuf, PathBuf, String) {
@@ -435,6 +438,7 @@ fn self_signed(dir: &Path) -> (PathBuf, PathBuf, String) {
     (cert, key, cert_pem)
 }
 
+#[cfg(feature = "tls")]
 #[test]
 fn https_with_a_self_signed_certificate() {
     let dir = temp_dir("tls");
@@ -495,6 +499,7 @@ fn https_with_a_self_signed_certificate() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+#[cfg(feature = "tls")]
 #[test]
 fn bad_tls_files_fail_before_forking_naming_the_file() {
     let dir = temp_dir("tls-bad");
