@@ -22,11 +22,17 @@ use crate::config::{Config, TlsFiles, TrustedProxies};
 /// How much the server logs (`--log-level`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LogLevel {
+    /// Only critical failures (logged at `error`: the `log` crate has no higher level).
     Critical,
+    /// Errors.
     Error,
+    /// Warnings and errors.
     Warning,
+    /// Start-up, shutdown and access lines (the default).
     Info,
+    /// Diagnostics.
     Debug,
+    /// Everything.
     Trace,
 }
 
@@ -43,6 +49,7 @@ impl LogLevel {
         })
     }
 
+    /// The `log` filter for this level.
     pub fn to_filter(self) -> log::LevelFilter {
         match self {
             LogLevel::Critical | LogLevel::Error => log::LevelFilter::Error,
@@ -63,6 +70,7 @@ pub struct Options {
     pub workers: usize,
     /// Recycle a worker after this many requests.
     pub limit_max_requests: Option<u64>,
+    /// How much the server logs (`--log-level`).
     pub log_level: LogLevel,
     /// Give every worker its own `SO_REUSEPORT` socket instead of one shared listener.
     pub reuse_port: bool,
@@ -90,25 +98,37 @@ pub enum Listen {
 /// What the command line asked for.
 #[derive(Debug)]
 pub enum Command {
+    /// Serve with these options.
     Run(Box<Options>),
+    /// `--help`: print the usage.
     Help,
+    /// `--version`: print the version.
     Version,
 }
 
 /// A bad flag or environment variable.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum CliError {
+    /// A flag no waitless app knows.
     UnknownFlag(String),
+    /// A flag that needs a value was last.
     MissingValue(String),
+    /// A value that does not parse.
     InvalidValue {
+        /// The flag (or environment variable).
         flag: String,
+        /// What was given.
         value: String,
+        /// What was expected, in words.
         expected: &'static str,
     },
     /// A file named by a flag cannot be used (`--env-file`).
     File {
+        /// The flag that named it.
         flag: String,
+        /// The path given.
         path: String,
+        /// Why it cannot be used.
         error: String,
     },
     /// Two settings that cannot go together, or one that needs another.
