@@ -1,0 +1,30 @@
+//! placeholder
+pub mod middleware;
+pub mod validation;
+
+mod app;
+mod background;
+mod buffers;
+mod context;
+mod error;
+mod extract;
+mod handler;
+mod response;
+mod routing;
+
+pub use app::App;
+pub use background::BackgroundTasks;
+pub use context::{RequestContext, DEFAULT_BODY_LIMIT};
+pub use error::HttpError;
+pub use extract::{
+    Bytes, Cookie, Cookies, Form, FromRequest, Header, Path, Query, RawHeaders, Rejection,
+    RequestHead, State, Text,
+};
+pub use handler::Handler;
+pub use response::{
+    ChunkStream, HeaderMap, Html, IntoHeaders, IntoResponse, Json, NoContent, Redirect, Response,
+    ResponseBody, StatusCode,
+};
+pub use routing::{RouteError, RouteInfo, Router, Routes};
+pub use validation::{ValidationErrors, Validator};
+pub use waitless_gateway as gateway;
