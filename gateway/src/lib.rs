@@ -32,7 +32,7 @@
 //! waitless_executor::block_on(async {
 //!     let config = Config { bind: "127.0.0.1:0".parse().unwrap(), ..Config::default() };
 //!     let server = Server::bind(config).unwrap();
-//!     let addr = server.local_addr();
+//!     let addr = server.local_addr().unwrap();
 //!     waitless_executor::spawn(server.run(Hello)).detach();
 //!
 //!     // Talk to it over a real socket.
@@ -48,18 +48,23 @@
 
 pub mod cli;
 pub mod config;
+mod h1;
 pub mod interface;
 pub mod logger;
 mod runner;
 mod server;
+pub mod testing;
+mod transport;
 
-pub use config::{Config, TrustedProxies};
+pub use config::{Config, TlsFiles, TrustedProxies};
+pub use h1::ChunkedError;
 pub use interface::{
     App, Body, BodyError, Headers, LifespanError, Request, Responder, ResponseError, Scheme, Scope,
-    ScopeKind, State, Version,
+    ScopeKind, ShutdownSignal, State, Upgraded, UpgradedReader, UpgradedWriter, Version,
+    NO_HEADERS,
 };
 pub use runner::{main, run};
-pub use server::{serve, ChunkedError, ServeError, Server};
+pub use server::{serve, Listener, ServeError, Server};
 
 /// Entry points for the cargo-fuzz targets in `gateway/fuzz` (feature `fuzzing`).
 #[cfg(feature = "fuzzing")]
@@ -68,7 +73,7 @@ pub mod fuzzing {
     /// Parses one request head; returns its length when complete and valid.
     pub fn parse_head(data: &[u8]) -> Option<usize> {
         let mut spans = Vec::new();
-        match crate::server::parse::parse_head(data, 16 * 1024, 100, &mut spans) {
+        match crate::h1::parse::parse_head(data, 16 * 1024, 100, &mut spans) {
             Ok(Some(head)) => Some(head.len),
             _ => None,
         }
@@ -76,7 +81,7 @@ pub mod fuzzing {
 
     /// Feeds `data` to a chunked decoder `step` bytes at a time; returns the decoded length.
     pub fn decode_chunked(data: &[u8], step: usize) -> usize {
-        let mut dec = crate::server::chunked::ChunkedDecoder::default();
+        let mut dec = crate::h1::chunked::ChunkedDecoder::default();
         let (mut pos, mut avail, mut out) = (0, step.min(data.len()), 0);
         for _ in 0..data.len() * 2 + 2 {
             match dec.decode(&data[pos..avail]) {

@@ -73,7 +73,7 @@ fn plaintext_and_json_requests_allocate_nothing_per_request() {
                 ..Config::default()
             };
             let server = Server::bind(config).unwrap();
-            tx.send(server.local_addr()).unwrap();
+            tx.send(server.local_addr().expect("tcp")).unwrap();
             let _ = server.run(Hello).await;
         })
     });

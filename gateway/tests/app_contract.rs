@@ -122,7 +122,7 @@ impl App for Lifespan {
             waitless_reactor::sleep(Duration::from_millis(300)).await;
         }
         let v = req.scope.state.get::<u32>().copied().unwrap_or(0) + 1;
-        let _ = res.send(200, &[], v.to_string().as_bytes());
+        let _ = res.send(200, waitless_gateway::NO_HEADERS, v.to_string().as_bytes());
     }
 }
 
@@ -141,7 +141,7 @@ fn lifespan_runs_around_requests_and_shutdown_is_graceful() {
                 ..Config::default()
             };
             let server = Server::bind(config).unwrap();
-            addr_tx.send(server.local_addr()).unwrap();
+            addr_tx.send(server.local_addr().expect("tcp")).unwrap();
             let app = Lifespan {
                 log: thread_log,
                 calls: Cell::new(0),

@@ -55,7 +55,7 @@ pub struct RequestHead {
     pub query_string: String,
     pub headers: Vec<(String, Vec<u8>)>,
     pub client: Option<SocketAddr>,
-    pub server: SocketAddr,
+    pub server: Option<SocketAddr>,
     pub scheme: &'static str,
     pub root_path: String,
     /// The route template that matched (`/items/{item_id}`), if any.

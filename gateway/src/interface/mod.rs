@@ -14,17 +14,24 @@
 pub mod body;
 pub mod responder;
 pub mod scope;
+pub(crate) mod shared;
+pub mod shutdown;
+pub mod upgrade;
 
 use std::fmt;
 
 pub use body::{Body, BodyError};
-pub use responder::{Responder, ResponseError};
+pub use responder::{Responder, ResponseError, NO_HEADERS};
 pub use scope::{Headers, Scheme, Scope, ScopeKind, State, Version};
+pub use shutdown::ShutdownSignal;
+pub use upgrade::{Upgraded, UpgradedReader, UpgradedWriter};
 
 /// One request as the app sees it.
 #[derive(Debug)]
 pub struct Request<'a> {
+    /// Everything known before the body.
     pub scope: Scope<'a>,
+    /// The body, read on demand.
     pub body: Body<'a>,
 }
 

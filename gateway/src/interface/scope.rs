@@ -10,52 +10,40 @@ use std::collections::HashMap;
 use std::fmt;
 use std::net::SocketAddr;
 
-use crate::server::chunked::hex;
+use crate::h1::chunked::hex;
+use crate::h1::HeaderSpan;
+pub use crate::h1::Version;
+use crate::interface::shutdown::ShutdownSignal;
 
-/// What kind of connection a scope describes. WebSocket sessions get their own kind.
+/// What kind of exchange a scope describes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ScopeKind {
+    /// A plain HTTP request.
     Http,
+    /// A WebSocket opening handshake: a `GET` on HTTP/1.1 with `Connection: upgrade` and
+    /// `Upgrade: websocket`. The app may answer it with
+    /// [`Responder::upgrade`](crate::Responder::upgrade) (after its RFC 6455 checks) or with
+    /// an ordinary response.
     WebSocket,
 }
 
-/// The HTTP version of the request.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Version {
-    Http10,
-    Http11,
-}
-
-impl Version {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Version::Http10 => "1.0",
-            Version::Http11 => "1.1",
-        }
-    }
-}
-
-/// `http` or `https` (the latter only through a trusted `X-Forwarded-Proto`).
+/// `http` or `https` (TLS, or a trusted `X-Forwarded-Proto`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Scheme {
+    /// Plain HTTP.
     Http,
+    /// HTTP over TLS.
     Https,
 }
 
 impl Scheme {
+    /// `"http"` or `"https"`.
     pub fn as_str(self) -> &'static str {
         match self {
             Scheme::Http => "http",
             Scheme::Https => "https",
         }
     }
-}
-
-/// Where a header's name and value sit in the head bytes.
-#[derive(Clone, Copy, Debug, Default)]
-pub(crate) struct HeaderSpan {
-    pub(crate) name: (u32, u32),
-    pub(crate) value: (u32, u32),
 }
 
 /// The request headers, in the order received, names as sent (compare case-insensitively).
@@ -166,14 +154,19 @@ pub struct Scope<'a> {
     /// The query string without the `?`, not decoded.
     pub query_string: &'a [u8],
     pub headers: Headers<'a>,
+    /// The request's authority (`host[:port]`): the target's in absolute-form, else the `Host`
+    /// header's (RFC 9112 §3.2.2); empty if the request had neither (HTTP/1.0).
+    pub host: &'a str,
     /// The client: the peer address, or the one a trusted proxy reported.
     pub client: Option<SocketAddr>,
-    /// The local address the request came in on.
-    pub server: SocketAddr,
+    /// The local address the request came in on (`None` on a Unix socket or in memory).
+    pub server: Option<SocketAddr>,
     /// The mount prefix configured for the server (`Config::root_path`).
     pub root_path: &'a str,
     /// Per-worker shared state.
     pub state: &'a State,
+    /// The worker's shutdown signal, for long-lived handlers.
+    pub shutdown: ShutdownSignal<'a>,
 }
 
 /// Decodes `%XX` escapes; leaves invalid escapes as they are. Borrows when there is nothing to do.

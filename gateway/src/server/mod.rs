@@ -4,29 +4,30 @@
 //! This is the seed's "ASGI 서버의 책임" — open the port, receive requests, run the event loop,
 //! call the application — for one worker. The multi-process runner starts one of these per core.
 
-pub(crate) mod chunked;
-mod conn;
-mod date;
-pub(crate) mod parse;
+pub(crate) mod buffers;
+pub(crate) mod conn;
+mod dispatch;
 mod proxy;
-pub(crate) mod response;
+pub(crate) mod worker;
 
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::future::{poll_fn, Future};
 use std::io;
 use std::net::SocketAddr;
+use std::os::unix::net::UnixListener;
 use std::rc::Rc;
 use std::task::Poll;
+use std::time::Duration;
 
 use futures_lite::FutureExt;
 use waitless_executor::spawn;
-use waitless_reactor::{sleep, ListenOptions, TcpListener, TcpStream};
+use waitless_reactor::{sleep, Async, ListenOptions, TcpListener};
 
 use crate::config::Config;
+use crate::h1::{date, response};
 use crate::interface::{App, LifespanError, State};
-use conn::{BufferPool, Shutdown, Worker};
-
-pub use chunked::ChunkedError;
+use crate::transport::{Io, Transport};
+use worker::Worker;
 
 /// Why a server stopped with an error.
 #[derive(Debug)]
@@ -61,10 +62,35 @@ impl From<io::Error> for ServeError {
     }
 }
 
+/// Where a server accepts connections.
+pub enum Listener {
+    /// A TCP socket (`--host`/`--port`, `--fd`).
+    Tcp(TcpListener),
+    /// A Unix domain socket (`--uds`), e.g. behind nginx.
+    Unix(Async<UnixListener>),
+}
+
+impl Listener {
+    async fn accept(&self) -> io::Result<(Transport, Option<SocketAddr>)> {
+        match self {
+            Listener::Tcp(l) => {
+                let (stream, peer) = l.accept().await?;
+                let _ = stream.set_nodelay(true);
+                Ok((Transport::Tcp(stream), Some(peer)))
+            }
+            Listener::Unix(l) => {
+                let (stream, _) = l.read_with(|l| l.accept()).await?;
+                stream.set_nonblocking(true)?;
+                Ok((Transport::Unix(Async::new(stream)?), None))
+            }
+        }
+    }
+}
+
 /// A bound HTTP server for one worker thread.
 pub struct Server {
-    listener: TcpListener,
-    local: SocketAddr,
+    listener: Listener,
+    local: Option<SocketAddr>,
     config: Config,
 }
 
@@ -81,14 +107,24 @@ impl Server {
     pub fn from_listener(listener: TcpListener, config: Config) -> io::Result<Server> {
         let local = listener.local_addr()?;
         Ok(Server {
-            listener,
-            local,
+            listener: Listener::Tcp(listener),
+            local: Some(local),
             config,
         })
     }
 
-    /// The address actually bound (useful with port 0).
-    pub fn local_addr(&self) -> SocketAddr {
+    /// Serves on a bound Unix domain socket (`--uds`).
+    pub fn from_unix_listener(listener: UnixListener, config: Config) -> io::Result<Server> {
+        listener.set_nonblocking(true)?;
+        Ok(Server {
+            listener: Listener::Unix(Async::new(listener)?),
+            local: None,
+            config,
+        })
+    }
+
+    /// The TCP address actually bound (useful with port 0); `None` on a Unix socket.
+    pub fn local_addr(&self) -> Option<SocketAddr> {
         self.local
     }
 
@@ -98,8 +134,10 @@ impl Server {
     }
 
     /// Serves `app` until `shutdown` completes, then shuts down gracefully: stops accepting at
-    /// once, closes idle keep-alive connections, lets in-flight requests finish (their responses
-    /// say `Connection: close`) for up to `config.graceful_timeout`, then runs lifespan shutdown.
+    /// once, closes idle keep-alive connections, tells long-lived handlers
+    /// ([`ShutdownSignal`](crate::ShutdownSignal)), lets in-flight requests finish (their
+    /// responses say `Connection: close`) for up to `config.graceful_timeout`, then runs
+    /// lifespan shutdown.
     pub async fn run_until<A: App>(
         self,
         app: A,
@@ -110,34 +148,36 @@ impl Server {
             local,
             config,
         } = self;
+        #[cfg(feature = "tls")]
+        let tls = match crate::transport::tls::Acceptor::from_config(&config) {
+            Ok(tls) => tls,
+            Err(e) => return Err(ServeError::Io(e)),
+        };
         let mut state = State::new();
         app.startup(&mut state).await.map_err(ServeError::Startup)?;
         log::info!("Application startup complete.");
-        let worker = Rc::new(Worker {
-            pool: BufferPool::new(&config),
-            app,
-            state,
-            config,
-            open: Cell::new(0),
-            served: Cell::new(0),
-            shutdown: Shutdown::default(),
-            drained: RefCell::new(None),
-        });
+        let worker = Rc::new(Worker::new(app, state, config));
 
-        let accept = accept_loop(&worker, &listener, local);
+        let accept = accept_loop(
+            &worker,
+            &listener,
+            local,
+            #[cfg(feature = "tls")]
+            tls.as_ref(),
+        );
         let stopped = async {
             shutdown.await;
             Ok(())
         };
         // Recycling (`limit_max_requests`) starts the shutdown from inside the worker.
         let recycled = async {
-            worker.shutdown.wait().await;
+            worker.shared.shutdown.wait().await;
             Ok(())
         };
         let result = accept.or(stopped).or(recycled).await;
         // Stop accepting: closing the listener makes new connections fail at once.
         drop(listener);
-        worker.shutdown.start();
+        worker.shared.shutdown.start();
         let in_flight = worker.open.get();
         let drained = async {
             poll_fn(|cx| {
@@ -166,45 +206,79 @@ impl Server {
     }
 }
 
+/// First pause after `accept` fails for lack of resources (EMFILE, ENFILE, ENOBUFS, ENOMEM);
+/// doubles per consecutive failure up to [`ACCEPT_BACKOFF_MAX`].
+const ACCEPT_BACKOFF_MIN: Duration = Duration::from_millis(10);
+const ACCEPT_BACKOFF_MAX: Duration = Duration::from_secs(1);
+
 async fn accept_loop<A: App>(
     worker: &Rc<Worker<A>>,
-    listener: &TcpListener,
-    local: SocketAddr,
+    listener: &Listener,
+    local: Option<SocketAddr>,
+    #[cfg(feature = "tls")] tls: Option<&crate::transport::tls::Acceptor>,
 ) -> Result<(), ServeError> {
     // The active-phase futures of every connection of this worker share one pool; its element
     // type is the (unnameable) future of `conn::active::<A>`, inferred from the call below.
     let slots = Rc::new(RefCell::new(Vec::new()));
+    let mut backoff = ACCEPT_BACKOFF_MIN;
+    let mut failures = 0u64;
     loop {
-        let (stream, peer) = match listener.accept().await {
+        let (transport, peer) = match listener.accept().await {
             Ok(conn) => conn,
             Err(e) => {
-                // Running out of fds must not end the server: log, back off briefly, go on.
-                log::error!("waitless: accept failed: {e}");
-                sleep(std::time::Duration::from_millis(10)).await;
+                // Running out of fds must not end the server, nor flood the log: one line when
+                // it starts, one when it ends, and a growing pause in between (the backlog
+                // holds the waiting clients meanwhile).
+                if failures == 0 {
+                    log::error!("waitless: accept failed: {e}; backing off");
+                }
+                failures += 1;
+                sleep(backoff).await;
+                backoff = (backoff * 2).min(ACCEPT_BACKOFF_MAX);
                 continue;
             }
         };
-        let _ = stream.set_nodelay(true);
+        if failures > 0 {
+            log::warn!("waitless: accept recovered after {failures} failed attempts");
+            failures = 0;
+            backoff = ACCEPT_BACKOFF_MIN;
+        }
         if worker
             .config
             .limit_concurrency
             .is_some_and(|limit| worker.open.get() >= limit)
         {
-            spawn(reject_overloaded(stream)).detach();
+            spawn(reject_overloaded(transport, worker.config.send_timeout)).detach();
             continue;
         }
-        worker.open.set(worker.open.get() + 1);
-        let conn = conn::Conn::new(worker.clone(), stream, peer, local);
+        #[cfg(feature = "tls")]
+        let transport = match (tls, transport) {
+            (Some(tls), Transport::Tcp(tcp)) => match tls.accept(tcp) {
+                Ok(session) => Transport::Tls(Box::new(session)),
+                Err(e) => {
+                    log::warn!("waitless: TLS session refused: {e}");
+                    continue;
+                }
+            },
+            (_, transport) => transport,
+        };
+        worker.connection_opened();
+        let conn = conn::Conn::new(worker.clone(), transport, peer, local);
         spawn(conn::serve(conn, slots.clone(), conn::active::<A>)).detach();
     }
 }
 
 /// Beyond `limit_concurrency`: answer 503 and close, like uvicorn.
-async fn reject_overloaded(stream: TcpStream) {
+async fn reject_overloaded(transport: Transport, send_timeout: Duration) {
     let mut out = Vec::with_capacity(256);
     date::refresh();
-    response::push_error(&mut out, 503, "Service Unavailable", false);
-    let _ = crate::interface::body::write_all(&stream, &out).await;
+    let head = response::HeadDefaults::default();
+    response::push_error(&mut out, 503, "Service Unavailable", false, &head);
+    let io = Io {
+        transport,
+        send_timeout,
+    };
+    let _ = io.write_all(&out).await;
 }
 
 /// Binds `config.bind` and serves `app` on this thread until the process ends.

@@ -8,7 +8,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use waitless_gateway::{App, Config, Request, Responder, Server};
+use waitless_gateway::{App, Config, Request, Responder, Server, NO_HEADERS};
 
 pub const DEADLINE: Duration = Duration::from_secs(10);
 
@@ -22,7 +22,7 @@ pub fn start<A: App>(config: Config, make_app: impl FnOnce() -> A + Send + 'stat
                 ..config
             };
             let server = Server::bind(config).expect("bind");
-            tx.send(server.local_addr()).unwrap();
+            tx.send(server.local_addr().expect("tcp")).unwrap();
             let _ = server.run(make_app()).await;
         })
     });
@@ -206,7 +206,7 @@ impl App for TestApp {
             "/plaintext" => res.send(200, &[("content-type", "text/plain")], b"Hello, World!"),
             "/echo" => match req.body.to_vec().await {
                 Ok(body) => res.send(200, &[("content-type", "application/octet-stream")], &body),
-                Err(e) => res.send(e.status(), &[], e.to_string().as_bytes()),
+                Err(e) => res.send(e.status(), NO_HEADERS, e.to_string().as_bytes()),
             },
             "/echo-stream" => {
                 // Chunked in, chunked out: every request chunk becomes a response chunk.
@@ -234,7 +234,7 @@ impl App for TestApp {
             }
             "/slow" => {
                 waitless_reactor::sleep(Duration::from_millis(num("ms"))).await;
-                res.send(200, &[], b"slept")
+                res.send(200, NO_HEADERS, b"slept")
             }
             "/client" => {
                 let text = format!(
@@ -245,7 +245,7 @@ impl App for TestApp {
                         .unwrap_or_default(),
                     req.scope.scheme.as_str()
                 );
-                res.send(200, &[], text.as_bytes())
+                res.send(200, NO_HEADERS, text.as_bytes())
             }
             "/scope" => {
                 let text = format!(
@@ -256,7 +256,7 @@ impl App for TestApp {
                     req.scope.version,
                     String::from_utf8_lossy(req.scope.query_string)
                 );
-                res.send(200, &[], text.as_bytes())
+                res.send(200, NO_HEADERS, text.as_bytes())
             }
             "/panic" => panic!("handler exploded"),
             "/noresponse" => Ok(()),

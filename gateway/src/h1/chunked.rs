@@ -9,6 +9,8 @@
 use std::fmt;
 use std::ops::Range;
 
+use super::header;
+
 /// Most bytes of chunk extensions plus trailer fields accepted for one body.
 const MAX_FRAMING_BYTES: usize = 16 * 1024;
 
@@ -19,7 +21,11 @@ enum State {
         size: u64,
         digits: u8,
     },
-    /// After the size: optional whitespace and `;ext` until CR.
+    /// After the size digits: optional whitespace, then `;` (extensions) or CR.
+    SizeWs {
+        size: u64,
+    },
+    /// Inside `;ext[=val]` until CR.
     Ext {
         size: u64,
     },
@@ -35,8 +41,10 @@ enum State {
     DataLf,
     /// At the start of a trailer line (or of the final empty line).
     TrailerStart,
-    /// Inside a trailer field line.
-    Trailer,
+    /// Inside a trailer field's name.
+    TrailerName,
+    /// Inside a trailer field's value.
+    TrailerValue,
     TrailerLf {
         empty: bool,
     },
@@ -50,6 +58,7 @@ pub enum ChunkedError {
     SizeTooLarge,
     MissingCrlf,
     FramingTooLong,
+    InvalidTrailer,
 }
 
 impl fmt::Display for ChunkedError {
@@ -59,6 +68,7 @@ impl fmt::Display for ChunkedError {
             ChunkedError::SizeTooLarge => "chunk size too large",
             ChunkedError::MissingCrlf => "missing CRLF after chunk",
             ChunkedError::FramingTooLong => "chunk extensions or trailers too long",
+            ChunkedError::InvalidTrailer => "invalid trailer field",
         })
     }
 }
@@ -120,14 +130,26 @@ impl ChunkedDecoder {
                     }
                     None if digits == 0 => return Err(ChunkedError::InvalidSize),
                     None => {
-                        self.state = State::Ext { size };
-                        continue; // re-examine this byte as part of the extension/CR
+                        self.state = State::SizeWs { size };
+                        continue; // re-examine this byte as whitespace, `;` or CR
                     }
+                },
+                // RFC 9112 §7.1: chunk-size [ BWS ";" ext ] CRLF — nothing else may follow
+                // the digits (`0x5`, `5 5`, `5zz` are not sizes).
+                State::SizeWs { size } => match b {
+                    b' ' | b'\t' => self.count_framing()?,
+                    b';' => {
+                        self.count_framing()?;
+                        self.state = State::Ext { size };
+                    }
+                    b'\r' => self.state = State::SizeLf { size },
+                    b'\n' => return Err(ChunkedError::MissingCrlf),
+                    _ => return Err(ChunkedError::InvalidSize),
                 },
                 State::Ext { size } => match b {
                     b'\r' => self.state = State::SizeLf { size },
                     b'\n' => return Err(ChunkedError::MissingCrlf),
-                    b';' | b' ' | b'\t' | b'=' | b'"' | 0x21..=0x7e => self.count_framing()?,
+                    _ if header::is_field_byte(b) => self.count_framing()?,
                     _ => return Err(ChunkedError::InvalidSize),
                 },
                 State::SizeLf { size } => {
@@ -152,25 +174,29 @@ impl ChunkedDecoder {
                     }
                     self.state = State::Size { size: 0, digits: 0 };
                 }
-                State::TrailerStart => {
-                    if b == b'\r' {
-                        self.state = State::TrailerLf { empty: true };
-                    } else if b == b'\n' {
-                        return Err(ChunkedError::MissingCrlf);
-                    } else {
+                // Trailer fields: `name: value` lines, the name a token, the value without CTLs.
+                State::TrailerStart => match b {
+                    b'\r' => self.state = State::TrailerLf { empty: true },
+                    b'\n' => return Err(ChunkedError::MissingCrlf),
+                    _ if header::is_tchar(b) => {
                         self.count_framing()?;
-                        self.state = State::Trailer;
+                        self.state = State::TrailerName;
                     }
-                }
-                State::Trailer => {
-                    if b == b'\r' {
-                        self.state = State::TrailerLf { empty: false };
-                    } else if b == b'\n' {
-                        return Err(ChunkedError::MissingCrlf);
-                    } else {
+                    _ => return Err(ChunkedError::InvalidTrailer),
+                },
+                State::TrailerName => match b {
+                    b':' => {
                         self.count_framing()?;
+                        self.state = State::TrailerValue;
                     }
-                }
+                    _ if header::is_tchar(b) => self.count_framing()?,
+                    _ => return Err(ChunkedError::InvalidTrailer),
+                },
+                State::TrailerValue => match b {
+                    b'\r' => self.state = State::TrailerLf { empty: false },
+                    _ if header::is_field_byte(b) => self.count_framing()?,
+                    _ => return Err(ChunkedError::InvalidTrailer),
+                },
                 State::TrailerLf { empty } => {
                     if b != b'\n' {
                         return Err(ChunkedError::MissingCrlf);
@@ -269,6 +295,38 @@ mod tests {
             decode_all(b"11111111111111111\r\n", 100).unwrap_err(),
             ChunkedError::SizeTooLarge
         );
+        // Anything but whitespace, `;` or CR after the size digits (issue: `0x5` read as 0).
+        for bad in [
+            &b"0x5\r\nhello\r\n0\r\n\r\n"[..],
+            b"5 5\r\n",
+            b"5zz\r\n",
+            b"0garbage\r\n\r\n",
+        ] {
+            assert_eq!(
+                decode_all(bad, 100).unwrap_err(),
+                ChunkedError::InvalidSize,
+                "{bad:?}"
+            );
+        }
+        assert_eq!(
+            decode_all(b"5 \t;a=b\r\nhello\r\n0\r\n\r\n", 100)
+                .unwrap()
+                .0,
+            b"hello"
+        );
+        // Trailer lines are `name: value` without control bytes.
+        for bad in [
+            &b"0\r\nno colon here\r\n\r\n"[..],
+            b"0\r\nX: a\x01b\r\n\r\n",
+            b"0\r\n: v\r\n\r\n",
+            b"0\r\nGET /plaintext HTTP/1.1\r\n\r\n",
+        ] {
+            assert_eq!(
+                decode_all(bad, 100).unwrap_err(),
+                ChunkedError::InvalidTrailer,
+                "{bad:?}"
+            );
+        }
         let long_ext = format!("1;{}\r\n", "a".repeat(MAX_FRAMING_BYTES + 1));
         assert_eq!(
             decode_all(long_ext.as_bytes(), 100).unwrap_err(),

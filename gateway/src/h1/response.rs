@@ -79,8 +79,56 @@ pub(crate) fn push_hex(out: &mut Vec<u8>, mut n: u64) {
     out.extend_from_slice(&buf[i..]);
 }
 
-/// Status line, `Server` and `Date` (`HTTP/1.1 200 OK\r\nServer: waitless\r\nDate: ...\r\n`).
-pub(crate) fn push_status(out: &mut Vec<u8>, status: u16) {
+/// What the server writes into every response head after the status line: `Server: waitless`
+/// (unless `--no-server-header`), `Date` (unless `--no-date-header`), and the `--header` lines.
+/// Serialized once per worker, copied per response.
+#[derive(Clone, Debug)]
+pub(crate) struct HeadDefaults {
+    /// `Server` and `--header` lines, each ending in CRLF.
+    lines: Box<[u8]>,
+    date: bool,
+    server: bool,
+}
+
+impl Default for HeadDefaults {
+    fn default() -> Self {
+        HeadDefaults::new(true, true, &[])
+    }
+}
+
+impl HeadDefaults {
+    /// `extra` are `(name, value)` pairs already validated (see `Config::validate`).
+    pub(crate) fn new(server: bool, date: bool, extra: &[(String, String)]) -> HeadDefaults {
+        let mut lines = Vec::new();
+        if server {
+            lines.extend_from_slice(b"Server: waitless\r\n");
+        }
+        for (name, value) in extra {
+            lines.extend_from_slice(name.as_bytes());
+            lines.extend_from_slice(b": ");
+            lines.extend_from_slice(value.as_bytes());
+            lines.extend_from_slice(b"\r\n");
+        }
+        HeadDefaults {
+            lines: lines.into_boxed_slice(),
+            date,
+            server,
+        }
+    }
+
+    /// Whether the server writes `Server` itself (then an app's `server` header is dropped).
+    pub(crate) fn writes_server(&self) -> bool {
+        self.server
+    }
+
+    /// Whether the server writes `Date` itself.
+    pub(crate) fn writes_date(&self) -> bool {
+        self.date
+    }
+}
+
+/// Status line plus the default lines (`HTTP/1.1 200 OK\r\nServer: waitless\r\nDate: ...\r\n`).
+pub(crate) fn push_status(out: &mut Vec<u8>, status: u16, defaults: &HeadDefaults) {
     match status {
         200 => out.extend_from_slice(b"HTTP/1.1 200 OK\r\n"),
         _ => {
@@ -91,14 +139,23 @@ pub(crate) fn push_status(out: &mut Vec<u8>, status: u16) {
             out.extend_from_slice(b"\r\n");
         }
     }
-    out.extend_from_slice(b"Server: waitless\r\nDate: ");
-    out.extend_from_slice(&date::current());
-    out.extend_from_slice(b"\r\n");
+    out.extend_from_slice(&defaults.lines);
+    if defaults.date {
+        out.extend_from_slice(b"Date: ");
+        out.extend_from_slice(&date::current());
+        out.extend_from_slice(b"\r\n");
+    }
 }
 
 /// A complete error response made by the server itself: JSON `{"detail": ...}`, then close.
-pub(crate) fn push_error(out: &mut Vec<u8>, status: u16, detail: &str, head_only: bool) {
-    push_status(out, status);
+pub(crate) fn push_error(
+    out: &mut Vec<u8>,
+    status: u16,
+    detail: &str,
+    head_only: bool,
+    defaults: &HeadDefaults,
+) {
+    push_status(out, status, defaults);
     out.extend_from_slice(
         b"Content-Type: application/json\r\nConnection: close\r\nContent-Length: ",
     );
@@ -133,11 +190,26 @@ mod tests {
     #[test]
     fn error_body_length_matches() {
         let mut v = Vec::new();
-        push_error(&mut v, 431, "Request header fields too large", false);
+        push_error(
+            &mut v,
+            431,
+            "Request header fields too large",
+            false,
+            &HeadDefaults::default(),
+        );
         let text = String::from_utf8(v).unwrap();
         let (head, body) = text.split_once("\r\n\r\n").unwrap();
         assert!(head.starts_with("HTTP/1.1 431 Request Header Fields Too Large\r\n"));
         assert!(head.contains(&format!("Content-Length: {}", body.len())));
         assert_eq!(body, r#"{"detail":"Request header fields too large"}"#);
+        assert!(head.contains("\r\nServer: waitless\r\nDate: "));
+    }
+
+    #[test]
+    fn defaults_follow_the_flags() {
+        let d = HeadDefaults::new(false, false, &[("X-Env".into(), "prod".into())]);
+        let mut v = Vec::new();
+        push_status(&mut v, 204, &d);
+        assert_eq!(v, b"HTTP/1.1 204 No Content\r\nX-Env: prod\r\n");
     }
 }

@@ -7,7 +7,8 @@
 
 use std::mem::MaybeUninit;
 
-use crate::interface::scope::{HeaderSpan, Version};
+use super::header::trim;
+use super::{HeaderSpan, Version};
 
 /// Upper bound on header lines (the array lives on the stack during parsing).
 pub(crate) const MAX_HEADERS: usize = 128;
@@ -30,6 +31,9 @@ pub(crate) struct Head {
     pub(crate) path: (u32, u32),
     /// Query without the `?` (empty range if none).
     pub(crate) query: (u32, u32),
+    /// The request's authority: the target's in absolute-form (RFC 9112 §3.2.2: it wins over
+    /// `Host`), else the `Host` header's value; empty if neither was sent.
+    pub(crate) host: (u32, u32),
     pub(crate) version: Version,
     pub(crate) framing: BodyFraming,
     /// The client asked to close (`Connection: close`, or HTTP/1.0 without keep-alive).
@@ -37,9 +41,10 @@ pub(crate) struct Head {
     /// HTTP/1.0 with `Connection: keep-alive`.
     pub(crate) keep_alive_10: bool,
     pub(crate) expect_continue: bool,
-    /// `Connection: upgrade` with an `Upgrade` header (WebSocket handshake candidates).
-    #[allow(dead_code)] // read by the WebSocket upgrade (the next issue)
+    /// `Connection: upgrade` with an `Upgrade` header, on HTTP/1.1 (an upgrade may be granted).
     pub(crate) upgrade: bool,
+    /// `Upgrade: websocket` among the offered protocols.
+    pub(crate) websocket: bool,
     /// An `X-Forwarded-For` or `X-Forwarded-Proto` header is present.
     pub(crate) forwarded: bool,
 }
@@ -96,7 +101,11 @@ pub(crate) fn parse_head(
         Version::Http10
     };
     let target_range = offset(target.as_bytes());
-    let (path, query) = split_target(target.as_bytes(), target_range)?;
+    let Target {
+        path,
+        query,
+        authority,
+    } = split_target(target.as_bytes(), target_range, method == "OPTIONS")?;
 
     spans.clear();
     let mut content_length: Option<u64> = None;
@@ -107,6 +116,8 @@ pub(crate) fn parse_head(
     let mut conn_keep_alive = false;
     let mut conn_upgrade = false;
     let mut has_upgrade = false;
+    let mut websocket = false;
+    let mut host = authority;
     let mut expect_continue = false;
     let mut forwarded = false;
     for h in req.headers.iter() {
@@ -128,8 +139,12 @@ pub(crate) fn parse_head(
                 content_length = Some(n);
             }
             17 if is(b"transfer-encoding") => {
+                // Only `chunked`, once, is supported for requests (a repeated `chunked` would
+                // mean the body is chunked twice: RFC 9112 §6.1 forbids it).
+                if has_te {
+                    return Err(reject(400, "Repeated Transfer-Encoding"));
+                }
                 has_te = true;
-                // Only `chunked` (alone, last) is supported for requests.
                 chunked = trim(h.value).eq_ignore_ascii_case(b"chunked");
                 if !chunked {
                     return Err(reject(400, "Unsupported Transfer-Encoding"));
@@ -140,6 +155,13 @@ pub(crate) fn parse_head(
                     return Err(reject(400, "Duplicate Host header"));
                 }
                 has_host = true;
+                let value = trim(h.value);
+                if !valid_authority(value) {
+                    return Err(reject(400, "Invalid Host header"));
+                }
+                if authority.is_none() {
+                    host = Some(offset(value));
+                }
             }
             10 if is(b"connection") => {
                 for token in h.value.split(|&b| b == b',').map(trim) {
@@ -155,7 +177,13 @@ pub(crate) fn parse_head(
             6 if is(b"expect") => {
                 expect_continue = trim(h.value).eq_ignore_ascii_case(b"100-continue")
             }
-            7 if is(b"upgrade") => has_upgrade = true,
+            7 if is(b"upgrade") => {
+                has_upgrade = true;
+                websocket |= h
+                    .value
+                    .split(|&b| b == b',')
+                    .any(|p| trim(p).eq_ignore_ascii_case(b"websocket"));
+            }
             15 if is(b"x-forwarded-for") => forwarded = true,
             17 if is(b"x-forwarded-proto") => forwarded = true,
             _ => {}
@@ -176,7 +204,10 @@ pub(crate) fn parse_head(
             Some(n) => BodyFraming::Length(n),
         }
     };
-    let close = conn_close || (version == Version::Http10 && !conn_keep_alive);
+    // RFC 9112 §6.1: a 1.0 request with Transfer-Encoding may have been forwarded by a 1.1
+    // proxy that does not understand it; the connection closes after the response.
+    let close = conn_close || (version == Version::Http10 && (!conn_keep_alive || has_te));
+    let upgrade = conn_upgrade && has_upgrade && version == Version::Http11;
     Ok(Some(Head {
         len,
         method: offset(method.as_bytes()),
@@ -185,39 +216,112 @@ pub(crate) fn parse_head(
         version,
         framing,
         close,
-        keep_alive_10: version == Version::Http10 && conn_keep_alive && !conn_close,
+        host: host.unwrap_or((0, 0)),
+        keep_alive_10: !close && version == Version::Http10 && conn_keep_alive,
         expect_continue: expect_continue && version == Version::Http11,
-        upgrade: conn_upgrade && has_upgrade,
+        upgrade,
+        websocket: upgrade && websocket,
         forwarded,
     }))
 }
 
-/// Splits the request target into path and query, accepting origin-form (`/p?q`),
-/// absolute-form (`http://host/p?q`) and asterisk-form (`*`).
 /// `(start, end)` byte offsets.
 type Span = (u32, u32);
 
-fn split_target(target: &[u8], range: Span) -> Result<(Span, Span), Reject> {
+/// The parts of a request target, as offsets into the head.
+struct Target {
+    path: Span,
+    query: Span,
+    authority: Option<Span>,
+}
+
+/// Splits the request target (RFC 9112 §3.2): origin-form (`/p?q`), absolute-form
+/// (`http://host/p?q`, `http` or `https` only; an empty path means `/`, reported as an empty
+/// span) and asterisk-form (`*`, for `OPTIONS` only). A fragment (`#`) is never sent by a
+/// client and is rejected; authority-form (`CONNECT`) is not served.
+fn split_target(target: &[u8], range: Span, options: bool) -> Result<Target, Reject> {
+    const BAD: Reject = reject(400, "Invalid request target");
     let start = range.0 as usize;
-    let mut path_start = 0;
-    if target.first() != Some(&b'/') && target != b"*" {
-        // absolute-form: skip "scheme://authority"
-        let Some(sep) = find(target, b"://") else {
-            return Err(reject(400, "Invalid request target"));
-        };
-        let after = sep + 3;
-        path_start = target[after..]
-            .iter()
-            .position(|&b| b == b'/')
-            .map_or(target.len(), |p| after + p);
+    if target.contains(&b'#') {
+        return Err(BAD);
     }
-    let rest = &target[path_start..];
-    let (p_len, q) = match rest.iter().position(|&b| b == b'?') {
-        Some(i) => (i, (start + path_start + i + 1, start + target.len())),
-        None => (rest.len(), (start + target.len(), start + target.len())),
+    let span = |a: usize, b: usize| ((start + a) as u32, (start + b) as u32);
+    let (path_start, authority) = match target.first() {
+        Some(b'/') => (0, None),
+        Some(b'*') if target.len() == 1 => {
+            return if options {
+                Ok(Target {
+                    path: span(0, 1),
+                    query: span(1, 1),
+                    authority: None,
+                })
+            } else {
+                Err(BAD)
+            };
+        }
+        _ => {
+            let sep = find(target, b"://").ok_or(BAD)?;
+            let scheme = &target[..sep];
+            if !scheme.eq_ignore_ascii_case(b"http") && !scheme.eq_ignore_ascii_case(b"https") {
+                return Err(BAD);
+            }
+            let after = sep + 3;
+            let end = target[after..]
+                .iter()
+                .position(|&b| b == b'/' || b == b'?')
+                .map_or(target.len(), |p| after + p);
+            let authority = &target[after..end];
+            if authority.is_empty() || !valid_authority(authority) {
+                return Err(BAD);
+            }
+            (end, Some(span(after, end)))
+        }
     };
-    let path = (start + path_start, start + path_start + p_len);
-    Ok(((path.0 as u32, path.1 as u32), (q.0 as u32, q.1 as u32)))
+    let rest = &target[path_start..];
+    let (path, query) = match rest.iter().position(|&b| b == b'?') {
+        Some(i) => (
+            span(path_start, path_start + i),
+            span(path_start + i + 1, target.len()),
+        ),
+        None => (
+            span(path_start, target.len()),
+            span(target.len(), target.len()),
+        ),
+    };
+    Ok(Target {
+        path,
+        query,
+        authority,
+    })
+}
+
+/// RFC 3986 `host [":" port]`: reg-name, IPv4 or `[IP-literal]` characters only (no space,
+/// `/`, `@`, `?`, `#`, or control bytes). Empty is allowed (RFC 9112 §3.2: `Host:` may be empty).
+fn valid_authority(v: &[u8]) -> bool {
+    v.iter().all(|&b| {
+        b.is_ascii_alphanumeric()
+            || matches!(
+                b,
+                b'-' | b'.'
+                    | b'_'
+                    | b'~'
+                    | b'!'
+                    | b'$'
+                    | b'&'
+                    | b'\''
+                    | b'('
+                    | b')'
+                    | b'*'
+                    | b'+'
+                    | b','
+                    | b';'
+                    | b'='
+                    | b'%'
+                    | b':'
+                    | b'['
+                    | b']'
+            )
+    })
 }
 
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
@@ -256,18 +360,6 @@ fn parse_content_length(v: &[u8]) -> Option<u64> {
     })
 }
 
-fn trim(v: &[u8]) -> &[u8] {
-    let start = v
-        .iter()
-        .position(|b| !b.is_ascii_whitespace())
-        .unwrap_or(v.len());
-    let end = v
-        .iter()
-        .rposition(|b| !b.is_ascii_whitespace())
-        .map_or(start, |e| e + 1);
-    &v[start..end]
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -303,6 +395,77 @@ mod tests {
         assert_eq!(slice(raw, head.query), b"q");
         let raw = b"OPTIONS * HTTP/1.1\r\nHost: h\r\n\r\n";
         assert_eq!(slice(raw, parse(raw).unwrap().unwrap().path), b"*");
+    }
+
+    #[test]
+    fn absolute_form_rules() {
+        // Empty path is `/` (an empty span), the authority wins over Host.
+        let raw = b"GET http://example.com?x=1 HTTP/1.1\r\nHost: other\r\n\r\n";
+        let head = parse(raw).unwrap().unwrap();
+        assert_eq!(slice(raw, head.path), b"");
+        assert_eq!(slice(raw, head.query), b"x=1");
+        assert_eq!(slice(raw, head.host), b"example.com");
+        let raw = b"GET HTTPS://a.example:8443/p HTTP/1.1\r\nHost: a\r\n\r\n";
+        let head = parse(raw).unwrap().unwrap();
+        assert_eq!(slice(raw, head.host), b"a.example:8443");
+        assert_eq!(slice(raw, head.path), b"/p");
+        let raw = b"GET /p HTTP/1.1\r\nHost:  h.example:80 \r\n\r\n";
+        assert_eq!(
+            slice(raw, parse(raw).unwrap().unwrap().host),
+            b"h.example:80"
+        );
+        let bad: &[&[u8]] = &[
+            b"GET ftp://example.com/ HTTP/1.1\r\nHost: h\r\n\r\n",
+            b"GET http://a@b/ HTTP/1.1\r\nHost: h\r\n\r\n",
+            b"GET http:///p HTTP/1.1\r\nHost: h\r\n\r\n",
+            b"GET /p#frag HTTP/1.1\r\nHost: h\r\n\r\n",
+            b"GET * HTTP/1.1\r\nHost: h\r\n\r\n",
+            b"GET example.com:80 HTTP/1.1\r\nHost: h\r\n\r\n",
+            b"GET / HTTP/1.1\r\nHost: a b/@x\r\n\r\n",
+            b"GET / HTTP/1.1\r\nHost: a/b\r\n\r\n",
+        ];
+        for raw in bad {
+            assert_eq!(
+                parse(raw).unwrap_err().status,
+                400,
+                "{}",
+                String::from_utf8_lossy(raw)
+            );
+        }
+    }
+
+    #[test]
+    fn transfer_encoding_rules() {
+        // A repeated `chunked`, in one line or two, is refused.
+        for raw in [
+            &b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n"[..],
+            b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked, chunked\r\n\r\n",
+        ] {
+            assert_eq!(parse(raw).unwrap_err().status, 400);
+        }
+        // HTTP/1.0 with Transfer-Encoding closes after the response, even with keep-alive.
+        let h = parse(
+            b"POST / HTTP/1.0\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n\r\n",
+        )
+        .unwrap()
+        .unwrap();
+        assert!(h.close && !h.keep_alive_10);
+    }
+
+    #[test]
+    fn upgrade_offers() {
+        let h = parse(b"GET /ws HTTP/1.1\r\nHost: h\r\nConnection: keep-alive, Upgrade\r\nUpgrade: WebSocket\r\n\r\n")
+            .unwrap()
+            .unwrap();
+        assert!(h.upgrade && h.websocket);
+        let h = parse(b"GET /ws HTTP/1.0\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n")
+            .unwrap()
+            .unwrap();
+        assert!(!h.upgrade && !h.websocket);
+        let h = parse(b"GET /ws HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\n\r\n")
+            .unwrap()
+            .unwrap();
+        assert!(!h.upgrade);
     }
 
     #[test]

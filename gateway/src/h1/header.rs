@@ -1,0 +1,96 @@
+//! Validation tables for header names (RFC 9110 `token`) and values (`field-value`).
+//!
+//! Why tables: every response header an app sends is checked before it is written (a CR or LF
+//! in a value would let a request smuggle a second response), and this runs per header per
+//! response. One indexed load per byte keeps it off the profile.
+
+/// RFC 9110 `tchar`s.
+const TCHAR: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        t[b] = c.is_ascii_alphanumeric()
+            || matches!(
+                c,
+                b'!' | b'#'
+                    | b'$'
+                    | b'%'
+                    | b'&'
+                    | b'\''
+                    | b'*'
+                    | b'+'
+                    | b'-'
+                    | b'.'
+                    | b'^'
+                    | b'_'
+                    | b'`'
+                    | b'|'
+                    | b'~'
+            );
+        b += 1;
+    }
+    t
+};
+
+/// Bytes allowed in a field value: VCHAR, SP, HTAB and obs-text; no CTL (so no CR, LF, NUL, DEL).
+const FIELD_BYTE: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        t[b] = b == b'\t' as usize || (b >= 0x20 && b != 0x7f);
+        b += 1;
+    }
+    t
+};
+
+/// Whether `name` is a non-empty token (a valid header name or method).
+pub(crate) fn is_token(name: &[u8]) -> bool {
+    !name.is_empty() && name.iter().all(|&b| TCHAR[b as usize])
+}
+
+/// Whether `b` is a `tchar`.
+pub(crate) fn is_tchar(b: u8) -> bool {
+    TCHAR[b as usize]
+}
+
+/// Whether `value` may be sent as a header value (no CR, LF, NUL or other control byte).
+pub(crate) fn is_field_value(value: &[u8]) -> bool {
+    value.iter().all(|&b| FIELD_BYTE[b as usize])
+}
+
+/// Whether `b` may appear in a field value.
+pub(crate) fn is_field_byte(b: u8) -> bool {
+    FIELD_BYTE[b as usize]
+}
+
+/// Strips leading and trailing optional whitespace (SP, HTAB).
+pub(crate) fn trim(v: &[u8]) -> &[u8] {
+    let start = v
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(v.len());
+    let end = v
+        .iter()
+        .rposition(|b| !b.is_ascii_whitespace())
+        .map_or(start, |e| e + 1);
+    &v[start..end]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_and_values() {
+        assert!(is_token(b"content-type"));
+        assert!(!is_token(b""));
+        assert!(!is_token(b"bad name"));
+        assert!(!is_token(b"x:y"));
+        assert!(is_field_value(b"text/plain; charset=utf-8\t"));
+        assert!(is_field_value("caf\u{e9}".as_bytes()));
+        for bad in [&b"a\rb"[..], b"a\nb", b"a\0b", b"a\x7fb", b"a\x01b"] {
+            assert!(!is_field_value(bad), "{bad:?}");
+        }
+    }
+}

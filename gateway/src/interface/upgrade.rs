@@ -1,0 +1,218 @@
+//! The connection after `101 Switching Protocols`: raw bytes both ways, for a WebSocket codec or
+//! any other protocol.
+//!
+//! Why it borrows instead of owning the socket: the connection (its socket, its buffers, its
+//! place in the worker's open-connection count and graceful shutdown) stays with the server; the
+//! app gets it for the rest of `call`. The two halves borrow different parts, so a handler can
+//! read and write at once from two futures (`futures_lite::future::zip`, `or`, or a select
+//! loop) — the way one task serves both directions of a WebSocket.
+
+use std::fmt;
+use std::future::poll_fn;
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use futures_lite::{AsyncRead, AsyncWrite};
+
+use crate::transport::Io;
+
+/// An upgraded connection; see [`Responder::upgrade`](crate::Responder::upgrade).
+pub struct Upgraded<'a> {
+    reader: UpgradedReader<'a>,
+    writer: UpgradedWriter<'a>,
+}
+
+/// The reading half of an [`Upgraded`] connection.
+pub struct UpgradedReader<'a> {
+    io: &'a Io,
+    buf: &'a mut [u8],
+    /// Unread bytes are `buf[pos..filled]`: first what arrived behind the request head.
+    pos: usize,
+    filled: usize,
+}
+
+/// The writing half of an [`Upgraded`] connection.
+pub struct UpgradedWriter<'a> {
+    io: &'a Io,
+    out: &'a mut Vec<u8>,
+}
+
+impl<'a> Upgraded<'a> {
+    pub(crate) fn new(
+        io: &'a Io,
+        buf: &'a mut [u8],
+        pos: usize,
+        filled: usize,
+        out: &'a mut Vec<u8>,
+    ) -> Upgraded<'a> {
+        out.clear();
+        Upgraded {
+            reader: UpgradedReader {
+                io,
+                buf,
+                pos,
+                filled,
+            },
+            writer: UpgradedWriter { io, out },
+        }
+    }
+
+    /// Splits into a reader and a writer usable at the same time.
+    pub fn split(self) -> (UpgradedReader<'a>, UpgradedWriter<'a>) {
+        (self.reader, self.writer)
+    }
+
+    /// Reads into `dst`; 0 means the peer closed.
+    pub async fn read(&mut self, dst: &mut [u8]) -> io::Result<usize> {
+        self.reader.read(dst).await
+    }
+
+    /// Writes all of `bytes` (waits while the peer is not reading; fails after the server's
+    /// send timeout without progress).
+    pub async fn write_all(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.writer.write_all(bytes).await
+    }
+}
+
+impl UpgradedReader<'_> {
+    /// Reads into `dst`; 0 means the peer closed. Bytes buffered by the server come first.
+    pub async fn read(&mut self, dst: &mut [u8]) -> io::Result<usize> {
+        poll_fn(|cx| self.poll_read_into(cx, dst)).await
+    }
+
+    fn poll_read_into(&mut self, cx: &mut Context<'_>, dst: &mut [u8]) -> Poll<io::Result<usize>> {
+        if self.pos < self.filled {
+            let n = dst.len().min(self.filled - self.pos);
+            dst[..n].copy_from_slice(&self.buf[self.pos..self.pos + n]);
+            self.pos += n;
+            return Poll::Ready(Ok(n));
+        }
+        self.io.transport.poll_read(cx, dst)
+    }
+
+    /// Zero-copy reading for a codec: returns the unread bytes in the connection's own buffer,
+    /// reading more from the socket first if there are none (an empty slice means the peer
+    /// closed). Mark what was used with [`consume`](Self::consume).
+    pub async fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        if self.pos == self.filled {
+            self.pos = 0;
+            self.filled = 0;
+            let transport = &self.io.transport;
+            let buf = &mut *self.buf;
+            self.filled = poll_fn(|cx| transport.poll_read(cx, buf)).await?;
+        }
+        Ok(&self.buf[self.pos..self.filled])
+    }
+
+    /// Like [`fill_buf`](Self::fill_buf), but reads more even when bytes are buffered (a codec
+    /// that needs a whole frame header); the unread bytes move to the buffer's start. Returns
+    /// the number of new bytes (0: the peer closed, or the buffer is full).
+    pub async fn fill_more(&mut self) -> io::Result<usize> {
+        if self.pos > 0 {
+            self.buf.copy_within(self.pos..self.filled, 0);
+            self.filled -= self.pos;
+            self.pos = 0;
+        }
+        if self.filled == self.buf.len() {
+            return Ok(0);
+        }
+        let transport = &self.io.transport;
+        let spare = &mut self.buf[self.filled..];
+        let n = poll_fn(|cx| transport.poll_read(cx, spare)).await?;
+        self.filled += n;
+        Ok(n)
+    }
+
+    /// The unread bytes already buffered.
+    pub fn buffered(&self) -> &[u8] {
+        &self.buf[self.pos..self.filled]
+    }
+
+    /// Marks `n` buffered bytes as read.
+    pub fn consume(&mut self, n: usize) {
+        self.pos = (self.pos + n).min(self.filled);
+    }
+
+    /// The capacity of the connection's read buffer (the most [`fill_more`](Self::fill_more)
+    /// can hold).
+    pub fn capacity(&self) -> usize {
+        self.buf.len()
+    }
+}
+
+impl UpgradedWriter<'_> {
+    /// Writes all of `bytes` (waits while the peer is not reading; fails after the server's
+    /// send timeout without progress).
+    pub async fn write_all(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.io.write_all(bytes).await
+    }
+
+    /// The connection's reusable write buffer: append several frames, then
+    /// [`flush`](Self::flush) them with one syscall.
+    pub fn buffer(&mut self) -> &mut Vec<u8> {
+        self.out
+    }
+
+    /// Writes what [`buffer`](Self::buffer) holds.
+    pub async fn flush(&mut self) -> io::Result<()> {
+        if self.out.is_empty() {
+            return Ok(());
+        }
+        let res = self.io.write_all(self.out).await;
+        self.out.clear();
+        res
+    }
+}
+
+impl AsyncRead for UpgradedReader<'_> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        self.get_mut().poll_read_into(cx, buf)
+    }
+}
+
+impl AsyncWrite for UpgradedWriter<'_> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        self.io.transport.poll_write(cx, buf)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.io.transport.poll_flush(cx)
+    }
+
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.io.transport.poll_flush(cx)
+    }
+}
+
+impl fmt::Debug for Upgraded<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Upgraded")
+            .field("buffered", &(self.reader.filled - self.reader.pos))
+            .finish()
+    }
+}
+
+impl fmt::Debug for UpgradedReader<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UpgradedReader")
+            .field("buffered", &(self.filled - self.pos))
+            .finish()
+    }
+}
+
+impl fmt::Debug for UpgradedWriter<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UpgradedWriter")
+            .field("buffered", &self.out.len())
+            .finish()
+    }
+}

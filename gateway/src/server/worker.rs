@@ -1,0 +1,74 @@
+//! What every connection of one worker (one thread, one event loop) shares.
+
+use std::cell::{Cell, RefCell};
+use std::task::Waker;
+
+use super::buffers::BufferPool;
+use crate::config::Config;
+use crate::interface::shared::Shared;
+use crate::interface::State;
+
+/// A worker's app, settings and counters; connections hold an `Rc` of it.
+pub(crate) struct Worker<A> {
+    pub(crate) app: A,
+    pub(crate) state: State,
+    pub(crate) config: Config,
+    pub(crate) pool: BufferPool,
+    /// Shutdown signal, response-head defaults: what the app-facing types read.
+    pub(crate) shared: Shared,
+    pub(crate) open: Cell<usize>,
+    /// Requests served, for `limit_max_requests`.
+    pub(crate) served: Cell<u64>,
+    /// Woken when `open` drops to zero during shutdown.
+    pub(crate) drained: RefCell<Option<Waker>>,
+}
+
+impl<A> Worker<A> {
+    pub(crate) fn new(app: A, state: State, config: Config) -> Worker<A> {
+        let shared = Shared {
+            head: config.head_defaults(),
+            write_high_water: config.write_high_water,
+            ..Shared::default()
+        };
+        Worker {
+            pool: BufferPool::new(&config),
+            app,
+            state,
+            config,
+            shared,
+            open: Cell::new(0),
+            served: Cell::new(0),
+            drained: RefCell::new(None),
+        }
+    }
+
+    pub(crate) fn connection_opened(&self) {
+        self.open.set(self.open.get() + 1);
+    }
+
+    pub(crate) fn connection_closed(&self) {
+        self.open.set(self.open.get() - 1);
+        if self.open.get() == 0 {
+            if let Some(w) = self.drained.borrow_mut().take() {
+                w.wake();
+            }
+        }
+    }
+
+    /// Counts a served request; starts recycling the worker at `limit_max_requests`.
+    pub(crate) fn request_served(&self) {
+        self.served.set(self.served.get() + 1);
+        if self
+            .config
+            .limit_max_requests
+            .is_some_and(|max| self.served.get() >= max)
+            && !self.shared.shutdown.is_started()
+        {
+            log::info!(
+                "Maximum request limit of {} exceeded. Terminating process.",
+                self.served.get()
+            );
+            self.shared.shutdown.start();
+        }
+    }
+}
