@@ -9,6 +9,7 @@
 use std::borrow::Cow;
 use std::future::Future;
 use std::pin::Pin;
+use std::rc::Rc;
 
 use waitless_gateway::{self as gateway, LifespanError, Request, Responder};
 
@@ -18,6 +19,7 @@ use crate::handler::{catch_panic, Erased, Handler};
 use crate::middleware::{Endpoint, Layered, Middleware};
 use crate::response::{Response, ResponseBody};
 use crate::routing::{RouteDef, RouteError, RouteInfo, RouteTable, Router, Routes};
+use crate::testing::InFlight;
 
 type StartupHook = Box<dyn Fn() -> Pin<Box<dyn Future<Output = Result<Inserter, String>>>>>;
 type Inserter = Box<dyn FnOnce(&mut gateway::State)>;
@@ -44,6 +46,8 @@ pub struct App<E = Routes> {
     endpoint: E,
     startup: Vec<StartupHook>,
     shutdown: Vec<ShutdownHook>,
+    /// Calls still running background tasks (what `TestClient` waits for).
+    in_flight: Rc<InFlight>,
 }
 
 impl App<Routes> {
@@ -53,6 +57,7 @@ impl App<Routes> {
             endpoint: Routes,
             startup: Vec::new(),
             shutdown: Vec::new(),
+            in_flight: Rc::default(),
         }
     }
 }
@@ -147,6 +152,7 @@ impl<E: Endpoint> App<E> {
             },
             startup: self.startup,
             shutdown: self.shutdown,
+            in_flight: self.in_flight,
         }
     }
 
@@ -180,6 +186,10 @@ impl<E: Endpoint> App<E> {
         self
     }
 
+    pub(crate) fn in_flight(&self) -> Rc<InFlight> {
+        self.in_flight.clone()
+    }
+
     /// Every registered route (for OpenAPI and for tests).
     pub fn routes(&self) -> impl Iterator<Item = &RouteInfo> {
         self.table.routes()
@@ -205,10 +215,12 @@ impl<E: Endpoint> gateway::App for App<E> {
         drop(ctx);
         write_response(response, &mut res).await;
         if let Some(tasks) = background.filter(|t| !t.is_empty()) {
+            self.in_flight.begin();
             if let Err(e) = res.flush().await {
                 log::debug!("waitless: flushing before background tasks failed: {e}");
             }
             tasks.run().await;
+            self.in_flight.end();
         }
     }
 
@@ -276,10 +288,12 @@ async fn stream(
 ) -> Result<(), gateway::ResponseError> {
     use futures_lite::StreamExt;
     res.start(status, headers)?;
-    // Ends with the stream, or with the first failed write (the client went away).
+    // Ends with the stream, or with the first failed write (the client went away). Each chunk
+    // is flushed: a stream's pieces (server-sent events) reach the client when produced.
     while let Some(chunk) = chunks.next().await {
         if !chunk.is_empty() {
             res.write(&chunk).await?;
+            res.flush().await?;
         }
     }
     res.finish().await

@@ -11,6 +11,7 @@ mod extract;
 mod handler;
 mod response;
 mod routing;
+mod testing;
 
 pub use app::App;
 pub use background::BackgroundTasks;
@@ -26,5 +27,6 @@ pub use response::{
     ResponseBody, StatusCode,
 };
 pub use routing::{RouteError, RouteInfo, Router, Routes};
+pub use testing::{RequestBuilder, StreamingResponse, TestClient, TestResponse};
 pub use validation::{ValidationErrors, Validator};
 pub use waitless_gateway as gateway;

@@ -116,6 +116,8 @@ pub(crate) async fn read_body(req: &mut RequestContext<'_>) -> Result<Vec<u8>, R
     if req.body.content_length().is_some_and(|n| n > limit) {
         return Err(too_large());
     }
+    // The gateway then refuses a chunked body as soon as it grows past the route's limit.
+    req.body.set_limit(limit);
     let mut out = Vec::with_capacity(req.body.content_length().unwrap_or(0) as usize);
     // Bounded by the limit: every turn adds at least one byte or ends.
     loop {
