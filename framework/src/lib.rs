@@ -9,6 +9,7 @@ mod context;
 mod error;
 mod extract;
 mod handler;
+mod pool;
 mod response;
 mod routing;
 mod testing;
@@ -22,6 +23,7 @@ pub use extract::{
     RequestHead, State, Text,
 };
 pub use handler::Handler;
+pub use pool::{pool_error, run_in_process, run_in_threadpool};
 pub use response::{
     ChunkStream, HeaderMap, Html, IntoHeaders, IntoResponse, Json, NoContent, Redirect, Response,
     ResponseBody, StatusCode,
