@@ -91,6 +91,8 @@ pub(crate) fn compile(schema: &Value) -> Result<(Vec<Node>, NodeId), SchemaError
         def_ids: Vec::new(),
     };
     let root = c.node(schema)?;
+    // `#` is the root itself (a recursive type without a named definition).
+    c.def_ids.push(("#".to_owned(), root));
     c.resolve_refs()?;
     Ok((c.nodes, root))
 }
