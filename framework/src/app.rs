@@ -15,7 +15,7 @@ use waitless_gateway::{self as gateway, LifespanError, Request, Responder};
 
 use crate::buffers;
 use crate::context::RequestContext;
-use crate::handler::{catch_panic, Erased, Handler};
+use crate::handler::{Erased, Handler};
 use crate::middleware::{Endpoint, Layered, Middleware};
 use crate::response::{Response, ResponseBody};
 use crate::routing::{RouteDef, RouteError, RouteInfo, RouteTable, Router, Routes};
@@ -210,7 +210,9 @@ impl<E: Endpoint> gateway::App for App<E> {
     async fn call(&self, req: Request<'_>, mut res: Responder<'_>) {
         let Request { scope, body } = req;
         let mut ctx = RequestContext::new(&scope, body, &self.table);
-        let response = catch_panic(self.endpoint.call(&mut ctx)).await;
+        // Handlers run under `catch_unwind` (handler.rs); a panic in a middleware itself is left
+        // to the gateway (500 and close), which keeps this future, copied per request, small.
+        let response = self.endpoint.call(&mut ctx).await;
         let background = ctx.background.take();
         drop(ctx);
         write_response(response, &mut res).await;
@@ -247,6 +249,9 @@ impl<E: Endpoint> gateway::App for App<E> {
 const STACK_HEADERS: usize = 32;
 
 /// Writes the response value to the gateway's responder: once, at the end.
+///
+/// Only the streamed case is async. The complete case stays a plain function so its stack
+/// array of headers is not part of `call`'s future (a large future is copied on every request).
 async fn write_response(response: Response, res: &mut Responder<'_>) {
     let Response {
         status,
@@ -254,6 +259,24 @@ async fn write_response(response: Response, res: &mut Responder<'_>) {
         body,
         ..
     } = response;
+    let result = match body {
+        ResponseBody::Stream(mut chunks) => {
+            let pairs: Vec<(&str, &str)> = headers.iter().collect();
+            stream(res, status.0, &pairs, &mut chunks).await
+        }
+        complete => send_complete(res, status.0, &headers, complete),
+    };
+    if let Err(e) = result {
+        log::debug!("waitless: writing the response failed: {e}");
+    }
+}
+
+fn send_complete(
+    res: &mut Responder<'_>,
+    status: u16,
+    headers: &crate::response::HeaderMap,
+    body: ResponseBody,
+) -> Result<(), gateway::ResponseError> {
     let mut stack = [("", ""); STACK_HEADERS];
     let heap: Vec<(&str, &str)>;
     let pairs: &[(&str, &str)] = if headers.len() <= STACK_HEADERS {
@@ -265,18 +288,13 @@ async fn write_response(response: Response, res: &mut Responder<'_>) {
         heap = headers.iter().collect();
         &heap
     };
-    let result = match body {
-        ResponseBody::Empty => res.send(status.0, pairs, b""),
-        ResponseBody::Static(bytes) => res.send(status.0, pairs, bytes),
+    match body {
         ResponseBody::Bytes(bytes) => {
-            let sent = res.send(status.0, pairs, &bytes);
+            let sent = res.send(status, pairs, &bytes);
             buffers::give(bytes);
             sent
         }
-        ResponseBody::Stream(mut chunks) => stream(res, status.0, pairs, &mut chunks).await,
-    };
-    if let Err(e) = result {
-        log::debug!("waitless: writing the response failed: {e}");
+        other => res.send(status, pairs, other.as_bytes().unwrap_or_default()),
     }
 }
 

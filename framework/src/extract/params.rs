@@ -67,11 +67,12 @@ fn path_tuple_or_scalar<T: DeserializeOwned>(
     loc: &mut Loc,
     errors: &mut ValidationErrors,
 ) -> Option<T> {
-    let params: Vec<(&str, &str)> = req.params().collect();
-    if let [(name, value)] = params.as_slice() {
-        loc.push_key(name.to_string());
-        return validator.validate(Value::String(value.to_string()), loc, errors, true);
+    let mut iter = req.params();
+    if let (Some((name, value)), None) = (iter.next(), iter.next()) {
+        loc.push_key(name.to_owned());
+        return validator.validate(Value::String(value.to_owned()), loc, errors, true);
     }
+    let params: Vec<(&str, &str)> = req.params().collect();
     let list = params
         .iter()
         .map(|(_, v)| Value::String(v.to_string()))
