@@ -41,7 +41,9 @@ fn ten() -> u32 {
 }
 
 async fn list_items(Query(q): Query<ListQuery>) -> Json<serde_json::Value> {
-    Json(serde_json::json!({ "skip": q.skip, "limit": q.limit, "q": q.q, "tag": q.tag }))
+    Json(
+        serde_json::json!({ "skip": q.skip, "limit": q.limit, "q": q.q, "tag": q.tag, "short": q.short }),
+    )
 }
 
 // Chapter 3 — request body. Every error of the body comes back at once.
