@@ -97,7 +97,6 @@ impl<E: Endpoint> App<E> {
     }
 
     /// Sets the body limit of the route added just before (default 1 MiB; larger bodies → 413).
-    /// Limits above the server's `max_body_size` also need that raised.
     pub fn body_limit(mut self, bytes: u64) -> Self {
         self.table.set_last_body_limit(bytes);
         self

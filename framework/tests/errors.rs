@@ -32,6 +32,22 @@ fn app() -> App {
         .post("/upload", upload)
         .post("/small", upload)
         .body_limit(10)
+        .post("/large", upload)
+        .body_limit(3 << 20)
+}
+
+#[test]
+fn a_route_limit_may_exceed_the_servers_default() {
+    // The server's default (`Config::max_body_size`) is 1 MiB; this route allows 3 MiB.
+    let client = TestClient::new(app());
+    let body = vec![b'x'; 2 << 20];
+    let res = client.post("/large").body(body.clone()).send();
+    assert_eq!(
+        (res.status.as_u16(), res.text()),
+        (200, (2 << 20).to_string())
+    );
+    let res = client.post("/upload").body(body).send();
+    assert_eq!(res.status.as_u16(), 413);
 }
 
 #[test]
