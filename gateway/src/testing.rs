@@ -78,7 +78,7 @@ impl<A: App> TestServer<A> {
     /// Wraps `app` with `config` and an already built `state`.
     pub fn with_config(app: A, config: Config, state: State) -> TestServer<A> {
         TestServer {
-            worker: Rc::new(Worker::new(app, state, config)),
+            worker: Rc::new(Worker::new(app, state, config, None)),
             pipe_capacity: PIPE_CAPACITY,
         }
     }
@@ -115,7 +115,6 @@ impl<A: App> TestServer<A> {
             self.worker.clone(),
             Transport::Memory(server),
             Some(TEST_CLIENT),
-            None,
         );
         let slots = Rc::new(RefCell::new(Vec::new()));
         spawn(conn::serve(c, slots, conn::active::<A>)).detach();

@@ -133,6 +133,12 @@ impl<T: AsFd> Async<T> {
         poll_fn(|cx| self.state.poll_ready(Direction::Read, cx).map(Ok)).await
     }
 
+    /// The poll form of [`readable`](Self::readable), for a caller that keeps no future (a
+    /// server waiting on thousands of idle connections keeps the wait's state small).
+    pub fn poll_readable(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.state.poll_ready(Direction::Read, cx).map(Ok)
+    }
+
     /// Waits until the fd is writable (or failed). Does not clear readiness: see the type's
     /// docs.
     pub async fn writable(&self) -> io::Result<()> {

@@ -27,7 +27,7 @@ use std::rc::Rc;
 use std::time::Instant;
 
 use futures_lite::FutureExt;
-use waitless_reactor::{sleep, sleep_until};
+use waitless_reactor::{sleep, sleep_until, Sleep};
 
 use super::buffers::{Buffers, POOL_MAX};
 use super::dispatch::Step;
@@ -49,7 +49,6 @@ pub(crate) struct Conn<A> {
     pub(crate) worker: Rc<Worker<A>>,
     pub(crate) io: Io,
     pub(crate) peer: Option<SocketAddr>,
-    pub(crate) local: Option<SocketAddr>,
     pub(crate) bufs: Option<Box<Buffers>>,
     /// Unprocessed bytes are `bufs.read[start..end]`.
     pub(crate) start: usize,
@@ -61,6 +60,10 @@ pub(crate) struct Conn<A> {
     pub(crate) proxy_trusted: bool,
     /// The connection is TLS: scopes say `https`.
     pub(crate) secure: bool,
+    /// The keep-alive deadline, kept across idle waits: moving it later is O(1) (the armed timer
+    /// fires at its old time and re-arms once), so a busy connection costs no timer-heap insert
+    /// and cancel per request. (Held here, the idle wait's future holds only a reference to it.)
+    idle: Sleep,
 }
 
 impl<A> Conn<A> {
@@ -68,9 +71,9 @@ impl<A> Conn<A> {
         worker: Rc<Worker<A>>,
         transport: Transport,
         peer: Option<SocketAddr>,
-        local: Option<SocketAddr>,
     ) -> Conn<A> {
         let cfg = &worker.config;
+        let idle = sleep(cfg.keep_alive_timeout);
         let proxy_trusted =
             cfg.proxy_headers && peer.is_none_or(|p| cfg.forwarded_allow_ips.contains(p.ip()));
         #[cfg(feature = "tls")]
@@ -84,13 +87,13 @@ impl<A> Conn<A> {
             },
             worker,
             peer,
-            local,
             bufs: None,
             start: 0,
             end: 0,
             fresh: true,
             proxy_trusted,
             secure,
+            idle,
         }
     }
 }
@@ -164,13 +167,17 @@ impl<A: App> Conn<A> {
                 return false;
             }
             let fresh = self.fresh;
+            self.idle
+                .reset(Instant::now() + self.worker.config.keep_alive_timeout);
+            let idle = &mut self.idle;
             let wake = {
+                let transport = &self.io.transport;
                 let readable = async {
-                    self.io.transport.readable().await;
+                    poll_fn(|cx| transport.poll_readable(cx)).await;
                     Wake::Readable
                 };
                 let timeout = async {
-                    sleep(self.worker.config.keep_alive_timeout).await;
+                    idle.await;
                     Wake::Timeout
                 };
                 let stop = async {

@@ -187,7 +187,7 @@ impl<A: App> Conn<A> {
             host: std::str::from_utf8(slice(head_bytes, head.host)).unwrap_or(""),
             headers,
             client,
-            server: self.local,
+            server: worker.local,
             root_path: &cfg.root_path,
             state: &worker.state,
             shutdown: ShutdownSignal {

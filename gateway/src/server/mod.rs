@@ -156,12 +156,11 @@ impl Server {
         let mut state = State::new();
         app.startup(&mut state).await.map_err(ServeError::Startup)?;
         log::info!("Application startup complete.");
-        let worker = Rc::new(Worker::new(app, state, config));
+        let worker = Rc::new(Worker::new(app, state, config, local));
 
         let accept = accept_loop(
             &worker,
             &listener,
-            local,
             #[cfg(feature = "tls")]
             tls.as_ref(),
         );
@@ -214,7 +213,6 @@ const ACCEPT_BACKOFF_MAX: Duration = Duration::from_secs(1);
 async fn accept_loop<A: App>(
     worker: &Rc<Worker<A>>,
     listener: &Listener,
-    local: Option<SocketAddr>,
     #[cfg(feature = "tls")] tls: Option<&crate::transport::tls::Acceptor>,
 ) -> Result<(), ServeError> {
     // The active-phase futures of every connection of this worker share one pool; its element
@@ -263,7 +261,7 @@ async fn accept_loop<A: App>(
             (_, transport) => transport,
         };
         worker.connection_opened();
-        let conn = conn::Conn::new(worker.clone(), transport, peer, local);
+        let conn = conn::Conn::new(worker.clone(), transport, peer);
         spawn(conn::serve(conn, slots.clone(), conn::active::<A>)).detach();
     }
 }

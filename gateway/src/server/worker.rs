@@ -1,6 +1,7 @@
 //! What every connection of one worker (one thread, one event loop) shares.
 
 use std::cell::{Cell, RefCell};
+use std::net::SocketAddr;
 use std::task::Waker;
 
 use super::buffers::BufferPool;
@@ -21,10 +22,17 @@ pub(crate) struct Worker<A> {
     pub(crate) served: Cell<u64>,
     /// Woken when `open` drops to zero during shutdown.
     pub(crate) drained: RefCell<Option<Waker>>,
+    /// The listener's local address (the same for every connection: kept here, not in each).
+    pub(crate) local: Option<SocketAddr>,
 }
 
 impl<A> Worker<A> {
-    pub(crate) fn new(app: A, state: State, config: Config) -> Worker<A> {
+    pub(crate) fn new(
+        app: A,
+        state: State,
+        config: Config,
+        local: Option<SocketAddr>,
+    ) -> Worker<A> {
         let shared = Shared {
             head: config.head_defaults(),
             write_high_water: config.write_high_water,
@@ -39,6 +47,7 @@ impl<A> Worker<A> {
             open: Cell::new(0),
             served: Cell::new(0),
             drained: RefCell::new(None),
+            local,
         }
     }
 

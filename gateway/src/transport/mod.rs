@@ -57,18 +57,15 @@ impl Transport {
         }
     }
 
-    /// Waits until a read would make progress (data, end of stream or an error).
-    pub(crate) async fn readable(&self) {
+    /// Ready when a read would make progress (data, end of stream or an error). A poll
+    /// function, not an `async fn`: an idle connection's wait then holds one pointer.
+    pub(crate) fn poll_readable(&self, cx: &mut Context<'_>) -> Poll<()> {
         match self {
-            Transport::Tcp(s) => {
-                let _ = s.readable().await;
-            }
-            Transport::Unix(s) => {
-                let _ = s.readable().await;
-            }
-            Transport::Memory(s) => poll_fn(|cx| s.poll_readable(cx)).await,
+            Transport::Tcp(s) => s.poll_readable(cx).map(|_| ()),
+            Transport::Unix(s) => s.poll_readable(cx).map(|_| ()),
+            Transport::Memory(s) => s.poll_readable(cx),
             #[cfg(feature = "tls")]
-            Transport::Tls(s) => s.readable().await,
+            Transport::Tls(s) => s.poll_readable(cx),
         }
     }
 

@@ -191,16 +191,18 @@ impl TlsStream {
         Poll::Ready(Ok(()))
     }
 
-    /// Waits until a read can make progress: plaintext already decrypted, or socket bytes.
-    pub(crate) async fn readable(&self) {
+    /// Ready when a read can make progress: plaintext already decrypted, or socket bytes.
+    pub(crate) fn poll_readable(&self, cx: &mut Context<'_>) -> Poll<()> {
         let buffered = self
             .session
             .borrow_mut()
             .process_new_packets()
             .map(|s| s.plaintext_bytes_to_read() > 0 || s.peer_has_closed())
             .unwrap_or(true);
-        if !buffered {
-            let _ = self.tcp.readable().await;
+        if buffered {
+            Poll::Ready(())
+        } else {
+            self.tcp.poll_readable(cx).map(|_| ())
         }
     }
 

@@ -88,6 +88,14 @@ macro_rules! stream_methods {
             self.io.readable().await
         }
 
+        /// The poll form of [`readable`](Self::readable).
+        pub fn poll_readable(
+            &self,
+            cx: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<std::io::Result<()>> {
+            self.io.poll_readable(cx)
+        }
+
         /// Waits until the stream is writable (does not clear readiness; see [`Async`]).
         ///
         /// [`Async`]: crate::Async
