@@ -98,6 +98,9 @@ pub(crate) struct RecvState<'a> {
     ctrl_len: usize,
     /// `recv` returned `Close` or failed: there is nothing more to read.
     done: bool,
+    /// The client started a Close frame: it sends nothing after it, so a failure needs no
+    /// draining.
+    peer_closing: bool,
 }
 
 impl<'a> RecvState<'a> {
@@ -112,6 +115,7 @@ impl<'a> RecvState<'a> {
             ctrl: [0; frame::MAX_CONTROL],
             ctrl_len: 0,
             done: false,
+            peer_closing: false,
         }
     }
 
@@ -146,7 +150,11 @@ impl<'a> RecvState<'a> {
     /// Parses a header from the buffered bytes, if a whole one is there; checks it against the
     /// message in progress and the size limit.
     fn start_frame(&mut self, sh: &Shared<'_>) -> Result<bool, Halt> {
-        let Some((header, n)) = frame::parse_header(self.io.buffered())? else {
+        let buffered = self.io.buffered();
+        if buffered.first().is_some_and(|b| b & 0x0F == frame::CLOSE) {
+            self.peer_closing = true;
+        }
+        let Some((header, n)) = frame::parse_header(buffered)? else {
             return Ok(false);
         };
         let max = sh.limits.max_message_size as u64;
@@ -314,6 +322,10 @@ impl<'a> RecvState<'a> {
     /// After a protocol error the byte stream cannot be parsed any more: discard bytes until
     /// the client closes, for at most the close timeout.
     async fn drain(&mut self, sh: &Shared<'_>) {
+        self.done = true;
+        if self.peer_closing {
+            return;
+        }
         let io = &mut self.io;
         let wait = async {
             loop {
