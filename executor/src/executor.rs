@@ -16,24 +16,34 @@
 //!  (waker on        ──► waitless_reactor::turn()  ── one epoll_wait ──┘
 //!   this thread)        readiness/timers ──► Waker::wake ──► run queue
 //!
-//!  remote wake (other thread) ──► Remote queue + Notifier ──► turn returns ──► run queue
+//!  remote wake (other thread) ──► Remote stack + Notifier ──► turn returns ──► run queue
 //! ```
+//!
+//! Each task poll gets a fresh cooperative budget (`waitless_reactor::coop`, 128 operations):
+//! a task that keeps finding its sockets ready is made to yield after that many, so one busy
+//! connection cannot hold the loop. Setting it is one thread-local store per poll.
+//!
+//! Teardown: the executor is a thread-local, so tasks still pending when the thread exits are
+//! dropped inside its destructor. Their `Drop` impls may call `spawn`, `JoinHandle::cancel` or
+//! `is_finished`; during teardown these do not panic: a spawned future is dropped at once (its
+//! handle resolves to `Cancelled`), `cancel` does nothing, `is_finished` answers `true`.
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::future::Future;
 use std::marker::PhantomData;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::{pin, Pin};
-use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use slab::Slab;
 
-use crate::task::{Erased, JoinHandle, TaskCell};
+use crate::task::{Erased, JoinError, JoinHandle, TaskCell};
 use crate::waker::{
     self, local_key, Remote, CURRENT_ID, GEN_MASK, INDEX_BITS, INDEX_MASK, MAIN_INDEX,
 };
+use waitless_reactor::coop;
 
 /// How many task polls may run before the reactor is polled (without blocking) again.
 ///
@@ -61,7 +71,7 @@ struct Executor {
     id: usize,
     tasks: RefCell<Slab<Slot>>,
     queue: RefCell<VecDeque<usize>>,
-    remote: Arc<Remote>,
+    remote: &'static Remote,
     /// Spare buffer swapped with the remote queue (no allocation per drain).
     remote_buf: RefCell<Vec<usize>>,
     main_woken: Cell<bool>,
@@ -75,8 +85,7 @@ thread_local! {
 
 impl Executor {
     fn new() -> Executor {
-        let remote = Arc::new(Remote::new(waitless_reactor::notifier()));
-        let id = waker::register(remote.clone());
+        let (id, remote) = waker::register(waitless_reactor::notifier());
         CURRENT_ID.with(|c| c.set(id));
         Executor {
             id,
@@ -108,6 +117,7 @@ impl Executor {
             join_waker: None,
         });
         assert!(index < MAIN_INDEX, "waitless-executor: too many tasks");
+        self.remote.ensure(index);
         self.queue.borrow_mut().push_back(index);
         JoinHandle {
             local: local_key(gen, index),
@@ -133,11 +143,27 @@ impl Executor {
         }
     }
 
+    /// Schedules whatever task occupies `index` (remote wakes carry no generation: a stale one
+    /// costs a spurious poll, see `waker.rs`).
+    fn wake_index(&self, index: usize) {
+        if index == MAIN_INDEX {
+            self.main_woken.set(true);
+            return;
+        }
+        let mut tasks = self.tasks.borrow_mut();
+        if let Some(slot) = tasks.get_mut(index) {
+            if !slot.scheduled && !slot.done {
+                slot.scheduled = true;
+                self.queue.borrow_mut().push_back(index);
+            }
+        }
+    }
+
     fn drain_remote(&self) {
         let mut buf = self.remote_buf.borrow_mut();
         self.remote.drain_into(&mut buf);
-        for local in buf.drain(..) {
-            self.wake(local);
+        for index in buf.drain(..) {
+            self.wake_index(index);
         }
     }
 
@@ -162,6 +188,7 @@ impl Executor {
         };
         let waker = waker::waker(self.id, local_key(gen, index));
         let mut cx = Context::from_waker(&waker);
+        coop::reset(Some(coop::DEFAULT_BUDGET));
         let ready = task.as_mut().poll_task(&mut cx).is_ready();
 
         let mut tasks = self.tasks.borrow_mut();
@@ -201,7 +228,7 @@ impl Executor {
             None
         };
         drop(tasks);
-        drop(freed);
+        drop_quietly(freed);
         if let Some(w) = join_waker {
             w.wake();
         }
@@ -215,9 +242,17 @@ impl Executor {
     }
 }
 
+/// Drops a finished task nobody will join (its output, or its panic payload). A panic in that
+/// drop is logged, not propagated: it would otherwise escape `block_on` from an unrelated task.
+fn drop_quietly<T>(value: T) {
+    if catch_unwind(AssertUnwindSafe(move || drop(value))).is_err() {
+        log::error!("waitless-executor: dropping the output of a detached task panicked");
+    }
+}
+
 impl Drop for Executor {
     fn drop(&mut self) {
-        waker::unregister(self.id);
+        waker::unregister(self.remote);
         CURRENT_ID.with(|c| c.set(0));
         // Drop the remaining tasks one by one, outside the slab borrow.
         loop {
@@ -227,7 +262,7 @@ impl Drop for Executor {
                 key.map(|k| tasks.remove(k))
             };
             match next {
-                Some(slot) => drop(slot),
+                Some(slot) => drop_quietly(slot),
                 None => break,
             }
         }
@@ -239,11 +274,17 @@ pub(crate) fn wake_local(local: usize) -> bool {
     EXECUTOR.try_with(|ex| ex.wake(local)).is_ok()
 }
 
-pub(crate) fn poll_join<T: 'static>(local: usize, cx: &mut Context<'_>, out: &mut Option<T>) {
-    EXECUTOR.with(|ex| {
-        let index = ex
-            .slot_index(local)
-            .expect("JoinHandle polled after it returned its output");
+/// Moves the output into `out` when the task is done; `Cancelled` if the task is gone (the
+/// executor was torn down, or the task was spawned during teardown).
+pub(crate) fn poll_join<T: 'static>(
+    local: usize,
+    cx: &mut Context<'_>,
+    out: &mut Option<Result<T, JoinError>>,
+) {
+    let gone = EXECUTOR.try_with(|ex| {
+        let Some(index) = ex.slot_index(local) else {
+            return true;
+        };
         let mut tasks = ex.tasks.borrow_mut();
         let slot = &mut tasks[index];
         if !slot.done {
@@ -251,7 +292,7 @@ pub(crate) fn poll_join<T: 'static>(local: usize, cx: &mut Context<'_>, out: &mu
                 Some(w) if w.will_wake(cx.waker()) => {}
                 _ => slot.join_waker = Some(cx.waker().clone()),
             }
-            return;
+            return false;
         }
         if let Some(task) = slot.task.as_mut() {
             task.as_mut().take_output(out);
@@ -259,7 +300,11 @@ pub(crate) fn poll_join<T: 'static>(local: usize, cx: &mut Context<'_>, out: &mu
         let freed = tasks.remove(index);
         drop(tasks);
         drop(freed);
+        false
     });
+    if gone.unwrap_or(true) {
+        *out = Some(Err(JoinError::cancelled()));
+    }
 }
 
 pub(crate) fn detach(local: usize) {
@@ -272,7 +317,7 @@ pub(crate) fn detach(local: usize) {
         if slot.done {
             let freed = tasks.remove(index);
             drop(tasks);
-            drop(freed);
+            drop_quietly(freed);
         } else {
             slot.detached = true;
         }
@@ -280,7 +325,8 @@ pub(crate) fn detach(local: usize) {
 }
 
 pub(crate) fn cancel(local: usize) {
-    EXECUTOR.with(|ex| {
+    // During teardown the task is being dropped anyway: nothing to do.
+    let _ = EXECUTOR.try_with(|ex| {
         let Some(index) = ex.slot_index(local) else {
             return;
         };
@@ -306,10 +352,13 @@ pub(crate) fn cancel(local: usize) {
 }
 
 pub(crate) fn is_finished(local: usize) -> bool {
-    EXECUTOR.with(|ex| {
-        ex.slot_index(local)
-            .is_some_and(|i| ex.tasks.borrow()[i].done)
-    })
+    EXECUTOR
+        .try_with(|ex| {
+            ex.slot_index(local)
+                .is_some_and(|i| ex.tasks.borrow()[i].done)
+        })
+        // Torn down: the task will never run again.
+        .unwrap_or(true)
 }
 
 /// Spawns a task on this thread's executor.
@@ -322,7 +371,22 @@ where
     F: Future + 'static,
     F::Output: 'static,
 {
-    EXECUTOR.with(|ex| ex.spawn(future))
+    let mut future = Some(future);
+    let spawned = EXECUTOR.try_with(|ex| future.take().map(|f| ex.spawn(f)));
+    match spawned {
+        Ok(Some(handle)) => handle,
+        // The thread's executor is being torn down (a task's destructor spawned): the future
+        // can never run. Drop it here, outside the executor, and hand out a handle that
+        // resolves to `Cancelled`.
+        _ => {
+            drop(future);
+            JoinHandle {
+                local: usize::MAX,
+                consumed: false,
+                _marker: PhantomData,
+            }
+        }
+    }
 }
 
 /// Runs `future` to completion on this thread, together with every spawned task.
@@ -349,6 +413,8 @@ pub fn block_on<F: Future>(future: F) -> F::Output {
         impl Drop for Reset<'_> {
             fn drop(&mut self) {
                 self.0.set(false);
+                // Outside the loop nothing hands out budgets: unconstrained again.
+                coop::reset(None);
             }
         }
         let _reset = Reset(&ex.in_block_on);
@@ -360,6 +426,7 @@ pub fn block_on<F: Future>(future: F) -> F::Output {
         let mut polls_since_io: u32 = 0;
         loop {
             if ex.main_woken.replace(false) {
+                coop::reset(Some(coop::DEFAULT_BUDGET));
                 if let Poll::Ready(v) = future.as_mut().poll(&mut cx) {
                     return v;
                 }

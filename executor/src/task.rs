@@ -245,7 +245,7 @@ impl<T: 'static> Future for JoinHandle<T> {
             "JoinHandle polled after it returned its output"
         );
         let mut out: Option<Result<T, JoinError>> = None;
-        crate::executor::poll_join(self.local, cx, &mut out);
+        crate::executor::poll_join::<T>(self.local, cx, &mut out);
         match out {
             Some(result) => {
                 self.consumed = true;

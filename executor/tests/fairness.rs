@@ -50,3 +50,49 @@ fn a_task_that_never_waits_does_not_starve_io_or_timers() {
     }))
     .expect("the spinner starved the loop");
 }
+
+#[test]
+fn a_connection_that_always_has_data_yields_to_the_others() {
+    use std::io::Write;
+    use waitless_reactor::coop::DEFAULT_BUDGET;
+    const BYTES: usize = 64 * 1024;
+    block_on(timeout(Duration::from_secs(20), async {
+        let (mut peer, ours) = std::os::unix::net::UnixStream::pair().unwrap();
+        peer.write_all(&[7u8; BYTES]).unwrap(); // all queued before the reader starts
+        let mut ours = waitless_reactor::UnixStream::from_std(ours).unwrap();
+        ours.readable().await.unwrap();
+
+        // Another task on the loop counts its turns.
+        let turns = Rc::new(Cell::new(0u64));
+        let t = turns.clone();
+        let other = spawn(async move {
+            loop {
+                t.set(t.get() + 1);
+                yield_now().await;
+            }
+        });
+        // One byte per read: every read is full, so readiness is never cleared and, without a
+        // budget, all 65,536 reads would run inside one poll of this task.
+        let reader = spawn(async move {
+            let (mut worst, mut run, mut last) = (0u64, 0u64, turns.get());
+            let mut byte = [0u8; 1];
+            for _ in 0..BYTES {
+                ours.read_exact(&mut byte).await.unwrap();
+                if turns.get() == last {
+                    run += 1;
+                } else {
+                    (run, last) = (1, turns.get());
+                }
+                worst = worst.max(run);
+            }
+            worst
+        });
+        let worst = reader.await.unwrap();
+        other.cancel();
+        assert!(
+            worst <= 2 * DEFAULT_BUDGET as u64,
+            "{worst} reads in a row while another task waited (budget {DEFAULT_BUDGET})"
+        );
+    }))
+    .expect("timed out");
+}

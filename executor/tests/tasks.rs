@@ -236,13 +236,13 @@ fn a_consumed_handle_never_touches_the_task_that_reuses_its_slot() {
     block_on(async {
         let mut first = spawn(async { 1 });
         assert_eq!((&mut first).await.unwrap(), 1);
-        // Reuse the freed slot until its generation (16 bits on 64-bit targets) wraps around:
-        // each task below takes the same slot and frees it again.
+        // Reuse the freed slot many times over: each task below takes the same slot and frees
+        // it again (the handle's `consumed` flag, not the generation, protects the reuser).
         for _ in 0..(1 << 16) - 1 {
             let h = spawn(async {});
             h.cancel();
         }
-        // This task now sits in the first one's slot with the first one's generation.
+        // This task now sits in the first one's slot.
         let victim = spawn(std::future::pending::<()>());
         // Cancelling or dropping the consumed handle must not touch it.
         first.cancel();

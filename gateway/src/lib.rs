@@ -48,7 +48,6 @@
 
 #![warn(missing_docs)]
 
-#[allow(missing_docs)] // TODO(merge): documented with the second-round flags
 pub mod cli;
 pub mod config;
 mod h1;

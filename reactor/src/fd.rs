@@ -4,11 +4,15 @@
 //! pipes to a worker process and unix sockets all share one implementation of the read/write
 //! rules below. The syscalls are issued on the raw fd, so `T` only needs to own it (`AsFd`).
 //!
-//! The edge-triggered contract ("read until `WouldBlock`") is kept without ever paying for the
-//! `WouldBlock` syscall when it can be avoided: a read that returns fewer bytes than asked for
-//! proves the kernel buffer is drained, and a short write proves the send buffer is full, so the
-//! cached readiness is cleared right away and the task waits for the next edge. A read of 0
-//! bytes (end of stream) keeps the source ready, so every later read returns 0 at once.
+//! The edge-triggered contract ("read until `WouldBlock`") is kept without paying for the
+//! `WouldBlock` syscall where the fd type allows it: on a **stream socket or a pipe**, a read
+//! that returns fewer bytes than asked for proves the kernel buffer is drained, and a short write
+//! proves the send buffer is full, so the cached readiness is cleared right away and the task
+//! waits for the next edge. The rule is decided once, at registration, from the fd's type: on a
+//! datagram or seqpacket socket a short read is one message among several still queued, and on a
+//! tty, an inotify fd or a signalfd reads return whole records, so there only `WouldBlock`
+//! clears readiness. A read of 0 bytes (end of stream) keeps the source ready, so every later
+//! read returns 0 at once.
 
 use std::fmt;
 use std::future::poll_fn;
@@ -21,73 +25,149 @@ use std::task::{Context, Poll};
 use futures_lite::io::{AsyncRead, AsyncWrite};
 
 use crate::reactor::{poll_io, Direction, Reactor, SourceState};
+use crate::sys::{self, FdKind};
+
+/// A direction of readiness, for [`Async::try_io`] and [`Async::clear_ready`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Interest {
+    /// Readable, or closed for reading.
+    Readable,
+    /// Writable, or failed.
+    Writable,
+}
+
+impl Interest {
+    fn dir(self) -> Direction {
+        match self {
+            Interest::Readable => Direction::Read,
+            Interest::Writable => Direction::Write,
+        }
+    }
+}
 
 /// An fd registered in this thread's reactor.
 ///
 /// Registration happens once, in [`Async::new`], for both directions; dropping the `Async`
-/// deregisters and then drops `T` (closing the fd). One task may read while another writes;
-/// two tasks reading the same `Async` at once would keep stealing each other's wake-ups.
+/// deregisters and then drops `T` (closing the fd). [`Async::into_inner`] deregisters and hands
+/// the fd back, so it can be wrapped again.
+///
+/// **One waiter per direction**: one task may read while another writes; a second task waiting
+/// in the same direction replaces the first one's waker, so two tasks reading the same `Async`
+/// at once would keep stealing each other's wake-ups.
+///
+/// **Readiness**: [`readable`](Async::readable) and [`writable`](Async::writable) only *wait*:
+/// they return at once while the cached readiness says ready, and never clear it. Whoever then
+/// finds the fd not ready must say so, or the next wait returns at once again: use
+/// [`read_with`](Async::read_with)/[`write_with`](Async::write_with) (they clear on
+/// `WouldBlock` and wait again), [`try_io`](Async::try_io) (tokio's: runs a non-blocking
+/// operation once, clears on `WouldBlock`), or [`clear_ready`](Async::clear_ready).
 ///
 /// `Async` is `!Send`: the fd belongs to the reactor of the thread that created it.
+///
+/// ```compile_fail
+/// fn assert_send<T: Send>(_: T) {}
+/// let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+/// assert_send(waitless_reactor::Async::new(a).unwrap());
+/// ```
 pub struct Async<T: AsFd> {
     io: Option<T>,
     token: usize,
     state: Rc<SourceState>,
-    /// Writes go through `send(MSG_NOSIGNAL)`: a peer that closed cannot kill the process with
-    /// SIGPIPE, whatever the program did with that signal.
-    socket: bool,
+    kind: FdKind,
 }
 
 impl<T: AsFd> Async<T> {
     /// Puts `io` in non-blocking mode and registers it with this thread's reactor.
+    ///
+    /// The fd's type is looked up once (`fstat`, plus `SO_TYPE` for a socket) to decide whether
+    /// short reads and writes prove it drained (stream sockets and pipes only). Because the fd
+    /// may have been duplicated or inherited, dropping this `Async` removes it from the kernel's
+    /// interest list explicitly (`EPOLL_CTL_DEL`).
     pub fn new(io: T) -> io::Result<Async<T>> {
         let fd = io.as_fd().as_raw_fd();
-        set_nonblocking(fd)?;
-        let socket = is_socket(fd);
-        Async::new_nonblocking(io, socket)
+        sys::set_nonblocking(fd)?;
+        let kind = FdKind::detect(fd);
+        Async::register(io, kind, 0)
     }
 
-    /// Registers `io`, which the caller has already put in non-blocking mode.
-    pub(crate) fn new_nonblocking(io: T, socket: bool) -> io::Result<Async<T>> {
-        let (token, state) = Reactor::with(|r| r.register(io.as_fd().as_raw_fd()))?;
+    /// Registers `io`, already non-blocking, of a known kind, starting with the readiness bits
+    /// `initial`.
+    pub(crate) fn register(io: T, kind: FdKind, initial: u8) -> io::Result<Async<T>> {
+        let (token, state) = Reactor::with(|r| r.register(io.as_fd().as_raw_fd(), initial))?;
         Ok(Async {
             io: Some(io),
             token,
             state,
-            socket,
+            kind,
         })
     }
 
     /// The inner I/O object.
     pub fn get_ref(&self) -> &T {
-        self.io.as_ref().expect("Async used after into_inner")
+        // `io` is `None` only inside `into_inner`, which consumes `self`.
+        match &self.io {
+            Some(io) => io,
+            None => unreachable!("Async::io taken outside into_inner"),
+        }
     }
 
-    /// Deregisters and returns the inner I/O object (still in non-blocking mode).
-    pub fn into_inner(mut self) -> T {
-        self.deregister();
-        self.io.take().expect("Async used after into_inner")
+    /// Removes the fd from the reactor (`EPOLL_CTL_DEL`, whatever the fd's origin) and returns
+    /// the inner I/O object, still in non-blocking mode. It can be wrapped again at once.
+    pub fn into_inner(mut self) -> io::Result<T> {
+        let fd = self.raw();
+        let token = self.token;
+        Reactor::with(|r| r.deregister(token, fd, true))?;
+        self.kind.delete_on_drop = false;
+        let io = self.io.take();
+        // `io` was `Some` (it is only taken here); `Drop` now finds `None` and does nothing.
+        io.ok_or_else(|| io::Error::other("waitless-reactor: Async already emptied"))
     }
 
     fn raw(&self) -> RawFd {
         self.get_ref().as_fd().as_raw_fd()
     }
 
-    fn deregister(&self) {
-        if let Some(io) = &self.io {
-            let fd = io.as_fd().as_raw_fd();
-            Reactor::try_with(|r| r.deregister(self.token, fd));
-        }
-    }
-
-    /// Waits until the fd is readable (or closed for reading).
+    /// Waits until the fd is readable (or closed for reading). Does not clear readiness: see
+    /// the type's docs.
     pub async fn readable(&self) -> io::Result<()> {
         poll_fn(|cx| self.state.poll_ready(Direction::Read, cx).map(Ok)).await
     }
 
-    /// Waits until the fd is writable (or failed).
+    /// Waits until the fd is writable (or failed). Does not clear readiness: see the type's
+    /// docs.
     pub async fn writable(&self) -> io::Result<()> {
         poll_fn(|cx| self.state.poll_ready(Direction::Write, cx).map(Ok)).await
+    }
+
+    /// Whether the cached readiness says `interest` is ready now.
+    pub fn is_ready(&self, interest: Interest) -> bool {
+        self.state.is_ready(interest.dir())
+    }
+
+    /// Forgets the cached readiness for `interest` (closed bits included): the next
+    /// [`readable`](Async::readable)/[`writable`](Async::writable) waits for a new event.
+    pub fn clear_ready(&self, interest: Interest) {
+        self.state.clear_all(interest.dir());
+    }
+
+    /// Runs the non-blocking operation `op` once, without waiting: `WouldBlock` if the cached
+    /// readiness says not ready, and if `op` itself answers `WouldBlock` the readiness for
+    /// `interest` is cleared, so a following `readable()`/`writable()` waits for the next edge
+    /// (tokio's `try_io`). Any other result is returned as is.
+    pub fn try_io<R>(
+        &self,
+        interest: Interest,
+        op: impl FnOnce(&T) -> io::Result<R>,
+    ) -> io::Result<R> {
+        let dir = interest.dir();
+        if !self.state.is_ready(dir) {
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
+        let res = op(self.get_ref());
+        if matches!(&res, Err(e) if e.kind() == io::ErrorKind::WouldBlock) {
+            self.state.clear_all(dir);
+        }
+        res
     }
 
     /// Runs a non-blocking read-side operation until it stops returning `WouldBlock`.
@@ -118,47 +198,57 @@ impl<T: AsFd> Async<T> {
         poll_io(&self.state, Direction::Write, cx, || op(self.get_ref()))
     }
 
-    /// Reads into `buf`; a short read marks the fd drained (no `WouldBlock` syscall follows).
+    /// Reads into `buf`; on a stream socket or pipe a short read marks the fd drained (no
+    /// `WouldBlock` syscall follows).
     pub fn poll_read(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
         let fd = self.raw();
-        let res = poll_io(&self.state, Direction::Read, cx, || sys_read(fd, buf));
+        let res = poll_io(&self.state, Direction::Read, cx, || sys::read(fd, buf));
         if let Poll::Ready(Ok(n)) = res {
-            if n > 0 && n < buf.len() {
+            if self.kind.short_io_drains && n > 0 && n < buf.len() {
                 self.state.clear(Direction::Read);
             }
         }
         res
     }
 
-    /// Writes from `buf`; a short write marks the fd full.
+    /// Reads into `buf` without removing the data (`recv(MSG_PEEK)`; sockets only).
+    pub fn poll_peek(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+        let fd = self.raw();
+        poll_io(&self.state, Direction::Read, cx, || sys::peek(fd, buf))
+    }
+
+    /// Writes from `buf`; on a stream socket or pipe a short write marks the fd full.
     pub fn poll_write(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         let fd = self.raw();
-        let socket = self.socket;
+        let socket = self.kind.socket;
         let res = poll_io(&self.state, Direction::Write, cx, || {
-            sys_write(fd, buf, socket)
+            sys::write(fd, buf, socket)
         });
         if let Poll::Ready(Ok(n)) = res {
-            if n < buf.len() {
+            if self.kind.short_io_drains && n < buf.len() {
                 self.state.clear(Direction::Write);
             }
         }
         res
     }
 
-    /// Gathers `bufs` into one `writev`; a short write marks the fd full.
+    /// Gathers `bufs` into one `writev`/`sendmsg`; a short write marks the fd full.
+    ///
+    /// At most `IOV_MAX` (1024) buffers are passed per call; only those count towards "short",
+    /// so writing the first 1024 of 2000 buffers in full is not mistaken for a full socket.
     pub fn poll_write_vectored(
         &self,
         cx: &mut Context<'_>,
         bufs: &[IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         let fd = self.raw();
-        let total: usize = bufs.iter().map(|b| b.len()).sum();
-        let socket = self.socket;
+        let bufs = &bufs[..bufs.len().min(sys::IOV_MAX)];
+        let socket = self.kind.socket;
         let res = poll_io(&self.state, Direction::Write, cx, || {
-            sys_writev(fd, bufs, socket)
+            sys::writev(fd, bufs, socket)
         });
         if let Poll::Ready(Ok(n)) = res {
-            if n < total {
+            if self.kind.short_io_drains && n < bufs.iter().map(|b| b.len()).sum::<usize>() {
                 self.state.clear(Direction::Write);
             }
         }
@@ -168,7 +258,12 @@ impl<T: AsFd> Async<T> {
 
 impl<T: AsFd> Drop for Async<T> {
     fn drop(&mut self) {
-        self.deregister();
+        if let Some(io) = &self.io {
+            let fd = io.as_fd().as_raw_fd();
+            let (token, delete) = (self.token, self.kind.delete_on_drop);
+            // The fd is about to be closed; a failed delete cannot be acted upon.
+            Reactor::try_with(|r| r.deregister(token, fd, delete));
+        }
     }
 }
 
@@ -226,74 +321,3 @@ macro_rules! impl_async_io {
 
 impl_async_io!(Async<T>);
 impl_async_io!(&Async<T>);
-
-pub(crate) fn set_nonblocking(fd: RawFd) -> io::Result<()> {
-    // SAFETY: fcntl with F_GETFL/F_SETFL takes no pointers; a bad fd yields EBADF.
-    unsafe {
-        let flags = libc::fcntl(fd, libc::F_GETFL);
-        if flags < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        if flags & libc::O_NONBLOCK == 0
-            && libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK) < 0
-        {
-            return Err(io::Error::last_os_error());
-        }
-    }
-    Ok(())
-}
-
-fn cvt(n: isize) -> io::Result<usize> {
-    if n < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(n as usize)
-    }
-}
-
-pub(crate) fn sys_read(fd: RawFd, buf: &mut [u8]) -> io::Result<usize> {
-    // SAFETY: the pointer and length describe `buf`, which is writable for the whole call.
-    cvt(unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) })
-}
-
-/// `MSG_NOSIGNAL` where the platform has it (elsewhere sockets get `SO_NOSIGPIPE` at creation).
-#[cfg(any(target_os = "linux", target_os = "android", target_os = "freebsd"))]
-const NOSIGNAL: libc::c_int = libc::MSG_NOSIGNAL;
-#[cfg(not(any(target_os = "linux", target_os = "android", target_os = "freebsd")))]
-const NOSIGNAL: libc::c_int = 0;
-
-/// Whether `fd` is a socket (one `fstat`, at registration).
-fn is_socket(fd: RawFd) -> bool {
-    // SAFETY: fstat writes into a local stat buffer.
-    unsafe {
-        let mut st: libc::stat = std::mem::zeroed();
-        libc::fstat(fd, &mut st) == 0 && (st.st_mode & libc::S_IFMT) == libc::S_IFSOCK
-    }
-}
-
-pub(crate) fn sys_write(fd: RawFd, buf: &[u8], socket: bool) -> io::Result<usize> {
-    if socket {
-        // SAFETY: the pointer and length describe `buf`, readable for the whole call.
-        return cvt(unsafe { libc::send(fd, buf.as_ptr().cast(), buf.len(), NOSIGNAL) });
-    }
-    // SAFETY: the pointer and length describe `buf`, which is readable for the whole call.
-    // A write to a pipe whose reader is gone raises SIGPIPE, which Rust's runtime ignores by
-    // default; the write then fails with EPIPE.
-    cvt(unsafe { libc::write(fd, buf.as_ptr().cast(), buf.len()) })
-}
-
-pub(crate) fn sys_writev(fd: RawFd, bufs: &[IoSlice<'_>], socket: bool) -> io::Result<usize> {
-    let count = bufs.len().min(1024);
-    if socket {
-        // SAFETY: msghdr is plain data; zeroed is a valid empty header.
-        let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
-        // `IoSlice` is ABI-compatible with `iovec` on unix; sendmsg only reads through it.
-        msg.msg_iov = bufs.as_ptr() as *mut libc::iovec;
-        msg.msg_iovlen = count as _;
-        // SAFETY: `msg` points at `count` live iovecs for the duration of the call.
-        return cvt(unsafe { libc::sendmsg(fd, &msg, NOSIGNAL) });
-    }
-    // SAFETY: `IoSlice` is guaranteed ABI-compatible with `iovec` on unix; the slices outlive
-    // the call and at most IOV_MAX (1024) of them are passed.
-    cvt(unsafe { libc::writev(fd, bufs.as_ptr().cast(), count as libc::c_int) })
-}

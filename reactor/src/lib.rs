@@ -13,8 +13,10 @@
 //!   and touches no atomic. The I/O types are `!Send` for that reason.
 //! * Every fd is registered once, edge-triggered, for both directions. Readiness is cached per
 //!   source and cleared only when an operation proves the fd drained, so the rule for callers is
-//!   **read until it would block** — the provided types do it for you, and they skip the final
-//!   `EAGAIN` syscall whenever a short read or write already proved it.
+//!   **read until it would block** — the provided types do it for you, and on stream sockets and
+//!   pipes they skip the final `EAGAIN` syscall whenever a short read or write already proved it.
+//! * A task that keeps finding data ready yields after [`coop::DEFAULT_BUDGET`] operations (the
+//!   executor hands out the budget), so one busy connection cannot starve the others.
 //! * Timers ([`sleep`], [`timeout`], [`Interval`]) live in the same reactor; the next deadline bounds
 //!   the wait.
 //! * A [`Notifier`] lets another thread interrupt the wait (the executor's remote wakes and the
@@ -36,7 +38,14 @@
 //!     let addr = listener.local_addr()?;
 //!     spawn(async move {
 //!         loop {
-//!             let Ok((mut stream, _peer)) = listener.accept().await else { continue };
+//!             let mut stream = match listener.accept().await {
+//!                 Ok((stream, _peer)) => stream,
+//!                 // Out of fds (EMFILE) and the like: retrying at once would only spin.
+//!                 Err(_) => {
+//!                     waitless_reactor::sleep(std::time::Duration::from_millis(10)).await;
+//!                     continue;
+//!                 }
+//!             };
 //!             spawn(async move {
 //!                 let mut buf = [0u8; 4096];
 //!                 while let Ok(n @ 1..) = stream.read(&mut buf).await {
@@ -61,9 +70,18 @@
 //! .unwrap();
 //! ```
 
+// `unsafe` lives only where a syscall or a `'static` pointer needs it; every block says why.
+#![deny(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod coop;
 mod fd;
 mod net;
+#[allow(unsafe_code)] // AtomicNotifier: a pointer to a leaked (`'static`) notifier
 mod reactor;
+#[allow(unsafe_code)] // sigaction and the async-signal-safe handler
+pub mod signal;
+#[allow(unsafe_code)] // the syscalls
 mod sys;
 mod timer;
 
@@ -75,10 +93,15 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
-pub use fd::Async;
-pub use net::{ListenOptions, TcpListener, TcpStream, DEFAULT_BACKLOG};
-pub use reactor::Notifier;
-pub use timer::{sleep, sleep_until, timeout, Elapsed, Interval, Sleep, Timeout};
+pub use fd::{Async, Interest};
+pub use net::{
+    resolve, ListenOptions, Resolve, TcpListener, TcpStream, UdpSocket, UnixDatagram, UnixListener,
+    UnixStream, DEFAULT_BACKLOG,
+};
+pub use reactor::{AtomicNotifier, Notifier};
+pub use timer::{
+    sleep, sleep_until, timeout, timeout_at, Elapsed, Interval, MissedTickBehavior, Sleep, Timeout,
+};
 
 /// Runs one turn of this thread's reactor.
 ///

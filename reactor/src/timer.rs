@@ -11,6 +11,13 @@
 //! make inserts O(1) too but costs a cascade on expiry and far more code for no gain at these
 //! sizes.
 //!
+//! Why [`Sleep::reset`] to a later deadline is O(1): a keep-alive or idle timeout is pushed back
+//! on every request, and almost never fires. Moving the heap entry each time would cost a cancel
+//! and an insert per request; instead a later reset only records the new deadline. The old entry
+//! fires at its old time, the `Sleep` sees that its real deadline has not come, and re-arms
+//! once. So a connection that is reset a thousand times before its timeout fires pays one O(1)
+//! store per reset and one re-arm per timeout period.
+//!
 //! The reactor asks for the earliest live deadline before every wait, and the wait timeout is
 //! rounded *up* to the millisecond: a timer may fire late (by up to a millisecond plus scheduling),
 //! never early.
@@ -162,11 +169,33 @@ fn far_future() -> Instant {
     Instant::now() + Duration::from_secs(86_400 * 365 * 30)
 }
 
-/// The future returned by [`sleep`] and [`sleep_until`].
+/// The future returned by [`sleep`] and [`sleep_until`]; also a resettable deadline.
+///
+/// [`reset`](Sleep::reset) to a later instant is O(1) (see the module docs), which makes one
+/// `Sleep` per connection, reset on each request, the cheap way to run a keep-alive timeout:
+///
+/// ```
+/// use std::time::{Duration, Instant};
+/// waitless_executor::block_on(async {
+///     let mut idle = waitless_reactor::sleep(Duration::from_millis(5));
+///     // ... a request arrived: push the deadline back (no timer-heap work).
+///     idle.reset(Instant::now() + Duration::from_millis(10));
+///     (&mut idle).await;
+///     assert!(idle.is_elapsed());
+/// });
+/// ```
+///
+/// `Sleep` is `!Send`: its timer lives in this thread's reactor.
+///
+/// ```compile_fail
+/// fn assert_send<T: Send>(_: T) {}
+/// assert_send(waitless_reactor::sleep(std::time::Duration::from_secs(1)));
+/// ```
 #[must_use = "futures do nothing unless polled"]
 pub struct Sleep {
     deadline: Instant,
-    key: Option<TimerKey>,
+    /// The armed timer and the instant it was armed for (never later than `deadline`).
+    key: Option<(TimerKey, Instant)>,
     _not_send: std::marker::PhantomData<*const ()>,
 }
 
@@ -176,14 +205,23 @@ impl Sleep {
         self.deadline
     }
 
-    /// Moves the deadline (earlier or later); the next poll re-arms the timer.
+    /// Whether the deadline has passed.
+    pub fn is_elapsed(&self) -> bool {
+        Instant::now() >= self.deadline
+    }
+
+    /// Moves the deadline. Later than the armed timer: O(1), the timer is re-armed only when
+    /// its old deadline fires. Earlier: the timer is cancelled and re-armed on the next poll.
     pub fn reset(&mut self, deadline: Instant) {
-        self.disarm();
+        match self.key {
+            Some((_, armed_at)) if deadline >= armed_at => {}
+            _ => self.disarm(),
+        }
         self.deadline = deadline;
     }
 
     fn disarm(&mut self) {
-        if let Some(key) = self.key.take() {
+        if let Some((key, _)) = self.key.take() {
             Reactor::try_with(|r| r.timers.borrow_mut().cancel(key));
         }
     }
@@ -196,24 +234,20 @@ impl Future for Sleep {
         let this = &mut *self;
         Reactor::with(|r| {
             let mut timers = r.timers.borrow_mut();
-            match this.key {
-                // Fired: the reactor removed the entry once its deadline passed.
-                Some(key) if !timers.contains(key) => {
-                    this.key = None;
-                    Poll::Ready(())
-                }
-                Some(key) => {
+            if let Some((key, _)) = this.key {
+                if timers.contains(key) {
                     timers.update_waker(key, cx.waker());
-                    Poll::Pending
+                    return Poll::Pending;
                 }
-                None => {
-                    if Instant::now() >= this.deadline {
-                        return Poll::Ready(());
-                    }
-                    this.key = Some(timers.insert(this.deadline, cx.waker()));
-                    Poll::Pending
-                }
+                // Fired: the reactor removed the entry once its (armed) deadline passed. If the
+                // deadline was pushed back since, arm again below.
+                this.key = None;
             }
+            if Instant::now() >= this.deadline {
+                return Poll::Ready(());
+            }
+            this.key = Some((timers.insert(this.deadline, cx.waker()), this.deadline));
+            Poll::Pending
         })
     }
 }
@@ -256,40 +290,73 @@ pub fn timeout<F: Future>(duration: Duration, future: F) -> Timeout<F> {
     }
 }
 
-/// The future returned by [`timeout`].
-#[must_use = "futures do nothing unless polled"]
-pub struct Timeout<F> {
-    future: F,
-    sleep: Sleep,
+/// Runs `future` until `deadline` at the latest (see [`timeout`]).
+pub fn timeout_at<F: Future>(deadline: Instant, future: F) -> Timeout<F> {
+    Timeout {
+        future,
+        sleep: sleep_until(deadline),
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The future returned by [`timeout`] and [`timeout_at`].
+    #[must_use = "futures do nothing unless polled"]
+    pub struct Timeout<F> {
+        #[pin]
+        future: F,
+        sleep: Sleep,
+    }
+}
+
+impl<F> Timeout<F> {
+    /// The deadline; [`reset`](Sleep::reset) it through [`Timeout::deadline_mut`].
+    pub fn deadline(&self) -> Instant {
+        self.sleep.deadline()
+    }
+
+    /// The underlying timer, to push the deadline back (O(1) when later).
+    pub fn deadline_mut(self: Pin<&mut Self>) -> &mut Sleep {
+        self.project().sleep
+    }
 }
 
 impl<F: Future> Future for Timeout<F> {
     type Output = Result<F::Output, Elapsed>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        // SAFETY: `future` is structurally pinned (never moved out of the pinned `Timeout`);
-        // `sleep` is `Unpin` and is only accessed through a plain `&mut`.
-        let this = unsafe { self.get_unchecked_mut() };
-        // SAFETY: see above; `this.future` is never moved while `this` is pinned.
-        let future = unsafe { Pin::new_unchecked(&mut this.future) };
-        if let Poll::Ready(v) = future.poll(cx) {
+        let this = self.project();
+        if let Poll::Ready(v) = this.future.poll(cx) {
             return Poll::Ready(Ok(v));
         }
-        match Pin::new(&mut this.sleep).poll(cx) {
+        match Pin::new(this.sleep).poll(cx) {
             Poll::Ready(()) => Poll::Ready(Err(Elapsed(()))),
             Poll::Pending => Poll::Pending,
         }
     }
 }
 
+/// What an [`Interval`] does when the loop falls behind and ticks were missed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum MissedTickBehavior {
+    /// Deliver the missed ticks back to back until caught up, so the number of ticks over a
+    /// long run matches the elapsed time (tokio's default, and this one's).
+    #[default]
+    Burst,
+    /// Deliver one tick now and schedule the next one full period after it: the schedule
+    /// shifts by the delay.
+    Delay,
+    /// Deliver one tick now and drop the missed ones: the next tick stays on the original grid
+    /// (`start + k * period`).
+    Skip,
+}
+
 /// Ticks every `period`, starting one period from now.
 ///
-/// When the loop falls behind, missed ticks are delivered back to back until it catches up (the
-/// "burst" behaviour, tokio's default), so the number of ticks over a long run matches the
-/// elapsed time.
+/// When the loop falls behind, missed ticks follow [`MissedTickBehavior`] (default: `Burst`).
 pub struct Interval {
     period: Duration,
     sleep: Sleep,
+    missed: MissedTickBehavior,
 }
 
 impl Interval {
@@ -299,7 +366,23 @@ impl Interval {
         Interval {
             period,
             sleep: sleep(period),
+            missed: MissedTickBehavior::Burst,
         }
+    }
+
+    /// Sets what happens to missed ticks.
+    pub fn set_missed_tick_behavior(&mut self, behavior: MissedTickBehavior) {
+        self.missed = behavior;
+    }
+
+    /// The current missed-tick policy.
+    pub fn missed_tick_behavior(&self) -> MissedTickBehavior {
+        self.missed
+    }
+
+    /// Restarts the schedule: the next tick is one period from now.
+    pub fn reset(&mut self) {
+        self.sleep.reset(Instant::now() + self.period);
     }
 
     /// Waits for the next tick and returns its scheduled instant.
@@ -312,13 +395,25 @@ impl Interval {
         match Pin::new(&mut self.sleep).poll(cx) {
             Poll::Ready(()) => {
                 let at = self.sleep.deadline();
-                self.sleep.reset(at + self.period);
+                let next = match self.missed {
+                    MissedTickBehavior::Burst => at + self.period,
+                    MissedTickBehavior::Delay => Instant::now() + self.period,
+                    MissedTickBehavior::Skip => {
+                        let now = Instant::now();
+                        let behind = now.saturating_duration_since(at).as_nanos();
+                        let period = self.period.as_nanos().max(1);
+                        let steps = (behind / period + 1).min(u32::MAX as u128) as u32;
+                        at + self.period * steps
+                    }
+                };
+                self.sleep.reset(next);
                 Poll::Ready(at)
             }
             Poll::Pending => Poll::Pending,
         }
     }
 
+    /// The period.
     pub fn period(&self) -> Duration {
         self.period
     }
@@ -336,6 +431,7 @@ impl fmt::Debug for Interval {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Interval")
             .field("period", &self.period)
+            .field("missed", &self.missed)
             .finish()
     }
 }
@@ -360,6 +456,21 @@ mod tests {
         assert_eq!(out.len(), 1);
         assert!(!t.contains(k2));
         assert!(t.contains(k3));
+    }
+
+    #[test]
+    fn reset_to_later_keeps_the_armed_entry() {
+        let mut s = sleep(Duration::from_millis(50));
+        let mut cx = Context::from_waker(Waker::noop());
+        assert!(Pin::new(&mut s).poll(&mut cx).is_pending());
+        let armed = s.key;
+        let heap = Reactor::with(|r| r.timers.borrow().heap.len());
+        s.reset(Instant::now() + Duration::from_secs(60));
+        assert_eq!(s.key, armed, "a later reset re-armed the timer");
+        assert_eq!(Reactor::with(|r| r.timers.borrow().heap.len()), heap);
+        // Earlier than armed: the entry is cancelled.
+        s.reset(Instant::now());
+        assert!(s.key.is_none());
     }
 
     #[test]

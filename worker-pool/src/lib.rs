@@ -53,6 +53,8 @@
 
 // The pool's contract is its documentation: every public item says what it does.
 #![warn(missing_docs)]
+// `unsafe` lives only in the process pool's syscall files; every block says why.
+#![deny(unsafe_code)]
 
 mod error;
 mod process;

@@ -3,8 +3,10 @@
 //!
 //! A timer task on the loop wakes every 10 ms and records how late each wake-up is. Meanwhile four
 //! fib jobs of at least 100 ms each run (a) in the process pool, (b) in the thread pool, (c)
-//! inline on the loop. In (a) and (b) every wake-up is within 15 ms of its deadline; in (c) a
-//! wake-up waits for a whole fib, and the test shows that delay.
+//! inline on the loop. In (a) and (b) every wake-up is within a third of one fib of its deadline
+//! (the pool's two threads and the loop share 2 cores, so the scheduler may delay the loop by a
+//! time slice or two, never by a whole job); in (c) a wake-up waits for most of a fib, and the
+//! test shows that delay. Typical figures on a quiet machine: 5–9 ms vs ~490 ms.
 //!
 //! `harness = false` (see `common/mod.rs`): workers re-execute this binary, so `main` calls
 //! `waitless_pool::init` first.
@@ -29,7 +31,11 @@ fn fib(n: u32) -> u64 {
 const FIB: Job<u32, u64> = Job::new("fib", fib);
 
 const TICK: Duration = Duration::from_millis(10);
-const MAX_LATE: Duration = Duration::from_millis(15);
+/// The latest a tick may fire when the loop is free: a third of one fib (at least 33 ms), far
+/// below the delay of one fib on the loop, far above a busy scheduler's time slice.
+fn max_late() -> Duration {
+    calibrate().1 / 3
+}
 
 /// The smallest n whose fib takes at least 100 ms here (debug or release alike), measured once.
 fn calibrate() -> (u32, Duration) {
@@ -96,7 +102,11 @@ fn process_pool_leaves_the_loop_free() {
     });
     println!("  process pool: latest tick {worst:?}");
     assert_eq!(results, vec![fib(n); 4]);
-    assert!(worst <= MAX_LATE, "a timer fired {worst:?} late");
+    assert!(
+        worst <= max_late(),
+        "a timer fired {worst:?} late (limit {:?})",
+        max_late()
+    );
 }
 
 fn thread_pool_leaves_the_loop_free() {
@@ -112,7 +122,11 @@ fn thread_pool_leaves_the_loop_free() {
     });
     println!("  thread pool: latest tick {worst:?}");
     assert_eq!(results.len(), 4);
-    assert!(worst <= MAX_LATE, "a timer fired {worst:?} late");
+    assert!(
+        worst <= max_late(),
+        "a timer fired {worst:?} late (limit {:?})",
+        max_late()
+    );
 }
 
 fn inline_blocks_the_loop() {

@@ -18,6 +18,19 @@ fn bad_flags_exit_2_naming_the_flag() {
         (vec!["--workers", "0"], "--workers"),
         (vec!["--timeout-keep-alive"], "--timeout-keep-alive"),
         (vec!["--log-level", "loud"], "--log-level"),
+        (vec!["--header", "no colon"], "--header"),
+        (vec!["--header", "Content-Length: 3"], "--header"),
+        (vec!["--fd", "-3"], "--fd"),
+        (
+            vec!["--limit-max-requests-jitter", "x"],
+            "--limit-max-requests-jitter",
+        ),
+        (vec!["--timeout-body-read", "never"], "--timeout-body-read"),
+        (vec!["--root-path", "api"], "--root-path"),
+        (vec!["--ssl-certfile", "c.pem"], "--ssl-keyfile"),
+        (vec!["--ssl-keyfile", "k.pem"], "--ssl-certfile"),
+        (vec!["--uds", "/tmp/x.sock", "--fd", "3"], "--uds"),
+        (vec!["--env-file", "/nonexistent/.env"], "--env-file"),
     ] {
         let out = hello().args(&args).output().unwrap();
         assert_eq!(out.status.code(), Some(2), "{args:?}");
@@ -48,6 +61,18 @@ fn help_and_version() {
         "--forwarded-allow-ips",
         "--log-level",
         "--no-access-log",
+        "--uds",
+        "--fd",
+        "--root-path",
+        "--header",
+        "--no-server-header",
+        "--no-date-header",
+        "--env-file",
+        "--limit-max-requests-jitter",
+        "--ssl-certfile",
+        "--ssl-keyfile",
+        "--timeout-body-read",
+        "--timeout-send",
         "--version",
     ] {
         assert!(help.contains(flag), "--help does not mention {flag}");

@@ -4,7 +4,7 @@
 
 import asyncio
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Query
 from fastapi.responses import PlainTextResponse
 
 app = FastAPI()
@@ -24,3 +24,12 @@ async def json():
 async def sleep(ms: int = 0):
     await asyncio.sleep(ms / 1000)
     return {"slept_ms": ms}
+
+
+@app.get("/users/{user_id}")
+async def user(
+    user_id: int,
+    limit: int = Query(10, ge=1, le=100),
+    q: str | None = Query(None, max_length=50),
+):
+    return {"user_id": user_id, "limit": limit, "q": q}

@@ -1,7 +1,10 @@
 //! Worker-pool benchmarks (`cargo run --release -p waitless-benches --bin pool`).
 //!
 //! 1. Thread pool, tiny jobs: `ThreadPool::spawn` awaited on a waitless loop vs `rayon::spawn`
-//!    with a channel back to the main thread. Same job (`x + 1`), same thread count.
+//!    with a channel back to the main thread, and vs tokio's `spawn_blocking` awaited on a
+//!    current-thread runtime (`max_blocking_threads` = the same thread count). Same job
+//!    (`x + 1`). The waitless and tokio rows measure the cross-thread wake path: every job
+//!    finishes on a pool thread and wakes a task of the one loop.
 //! 2. Process pool, tiny jobs: `ProcessPool::run` vs Python's `ProcessPoolExecutor.submit`
 //!    (`benches/pool_peer.py`, skipped with a message if `python3` is missing). Same job, same
 //!    worker count, pools started and warmed before the clock starts.
@@ -110,7 +113,7 @@ fn alternate<const N: usize>(rounds: usize, mut run: impl FnMut(usize) -> f64) -
     samples.map(|mut s| median(&mut s))
 }
 
-fn thread_pool_tiny(a: &Args) -> [f64; 2] {
+fn thread_pool_tiny(a: &Args) -> [f64; 3] {
     // Tiny thread-pool jobs take well under a microsecond: 10x the jobs, so a round lasts long
     // enough (tens of ms) for the machine's noise to average out.
     let jobs = a.jobs * 10;
@@ -123,11 +126,27 @@ fn thread_pool_tiny(a: &Args) -> [f64; 2] {
         .num_threads(a.threads)
         .build()
         .expect("rayon pool");
+    let tokio = tokio::runtime::Builder::new_current_thread()
+        .max_blocking_threads(a.threads)
+        .build()
+        .expect("tokio runtime");
     alternate(a.rounds, |i| {
         let start = Instant::now();
         if i == 0 {
             let sum = block_on(async {
                 let handles: Vec<_> = (0..jobs).map(|x| ours.spawn(move || tiny(x))).collect();
+                let mut sum = 0;
+                for h in handles {
+                    sum += h.await.expect("job");
+                }
+                sum
+            });
+            assert_eq!(sum, jobs * (jobs + 1) / 2);
+        } else if i == 2 {
+            let sum = tokio.block_on(async {
+                let handles: Vec<_> = (0..jobs)
+                    .map(|x| tokio::task::spawn_blocking(move || tiny(x)))
+                    .collect();
                 let mut sum = 0;
                 for h in handles {
                     sum += h.await.expect("job");
@@ -238,12 +257,17 @@ fn main() {
 }
 
 fn thread_pool(a: &Args) {
-    let [ours, rayon] = thread_pool_tiny(a);
+    let [ours, rayon, tokio] = thread_pool_tiny(a);
     println!(
         "thread pool, tiny jobs:  waitless {:>10.0}/s  rayon {:>10.0}/s  ratio {:.2}x",
         ours,
         rayon,
         ours / rayon
+    );
+    println!(
+        "  vs tokio spawn_blocking:                    tokio {:>10.0}/s  ratio {:.2}x",
+        tokio,
+        ours / tokio
     );
 }
 

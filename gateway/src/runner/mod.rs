@@ -19,20 +19,24 @@
 //! See `docs/runner.md` for the choices (fork vs re-exec, shared listener vs `SO_REUSEPORT`) and
 //! their measurements.
 
+mod socket;
 mod sys;
 
 use std::collections::VecDeque;
 use std::io::{self, Write};
 use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::net::UnixListener;
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use waitless_reactor::{Async, ListenOptions, TcpListener};
 
-use crate::cli::{self, Command, Options};
+use crate::cli::{self, Command, Listen, Options};
+use crate::config::Config;
 use crate::interface::App;
 use crate::server::{ServeError, Server};
+use socket::Kind;
 
 /// More than this many worker deaths ...
 const CRASH_LOOP_DEATHS: usize = 5;
@@ -80,6 +84,11 @@ pub fn main<A: App>(program: &str, make_app: impl Fn() -> A) -> ExitCode {
             ExitCode::from(2)
         }
         Ok(Command::Run(options)) => {
+            // `--env-file`: the app reads its settings from the environment too. No thread
+            // exists yet (the runner forks later), so changing the environment is safe.
+            for (key, value) in &options.env_file_vars {
+                std::env::set_var(key, value);
+            }
             crate::logger::init(options.log_level.to_filter());
             run(make_app, *options)
         }
@@ -105,33 +114,107 @@ fn run_inner<A: App>(make_app: &impl Fn() -> A, options: Options) -> io::Result<
             "waitless: the runner forks its workers and must be started before any other thread",
         ));
     }
-    let opts = ListenOptions::new()
-        .backlog(options.config.backlog)
-        .reuse_port(options.reuse_port);
-    let first = opts.bind_std(options.config.bind)?;
-    let local = local_addr(&first)?;
-    // With --reuse-port every worker slot gets its own socket on the same port.
-    let mut listeners = vec![first];
-    if options.reuse_port {
-        for _ in 1..workers {
-            listeners.push(opts.bind_std(local)?);
+    check_tls(&options.config)?;
+    // Removes the `--uds` file when this function returns (in the supervisor only).
+    let mut _uds_file = None;
+    let (mut listeners, kind) = match &options.listen {
+        Listen::Tcp => {
+            let opts = ListenOptions::new()
+                .backlog(options.config.backlog)
+                .reuse_port(options.reuse_port);
+            let first = opts.bind_std(options.config.bind)?;
+            let local = local_addr(&first)?;
+            // With --reuse-port every worker slot gets its own socket on the same port.
+            let mut listeners = vec![first];
+            if options.reuse_port {
+                for _ in 1..workers {
+                    listeners.push(opts.bind_std(local)?);
+                }
+            }
+            (listeners, Kind::Tcp)
         }
+        Listen::Unix(path) => {
+            let listener = socket::bind_uds(path, options.config.backlog)?;
+            _uds_file = Some(socket::UdsFile::new(path.clone()));
+            (vec![OwnedFd::from(listener)], Kind::Unix)
+        }
+        Listen::Fd(fd) => {
+            let (fd, kind) = socket::adopt_fd(*fd)?;
+            (vec![fd], kind)
+        }
+    };
+    let tls = options.config.tls.is_some();
+    if tls && kind == Kind::Unix {
+        return Err(io::Error::other(
+            "--ssl-certfile: TLS is served on TCP sockets only, and --fd is a Unix socket",
+        ));
     }
+    let address = socket::describe(&listeners[0], kind, tls)?;
     let _ = writeln!(
         io::stdout(),
-        "waitless: listening on http://{local} (workers: {workers})"
+        "waitless: listening on {address} (workers: {workers})"
     );
     let _ = io::stdout().flush();
 
     if workers == 1 {
         log::info!("Started server process [{}]", std::process::id());
         let fd = listeners.remove(0);
-        let code = worker_main(make_app, fd, &options);
+        let code = worker_main(make_app, fd, kind, &options);
         return Ok(ExitCode::from(code as u8));
     }
     log::info!("Started parent process [{}]", std::process::id());
-    let code = Supervisor::new(make_app, options, listeners, workers).run()?;
+    let code = Supervisor::new(make_app, options, listeners, kind, workers).run()?;
     Ok(code)
+}
+
+/// Loads `--ssl-certfile`/`--ssl-keyfile` once in the supervisor, so a wrong path or a bad file
+/// is one error line naming it before any worker is forked (and not a crash loop of workers
+/// each failing the same way).
+fn check_tls(config: &Config) -> io::Result<()> {
+    let Some(files) = &config.tls else {
+        return Ok(());
+    };
+    for (flag, path) in [
+        ("--ssl-certfile", &files.certfile),
+        ("--ssl-keyfile", &files.keyfile),
+    ] {
+        std::fs::File::open(path)
+            .map_err(|e| io::Error::new(e.kind(), format!("{flag} {}: {e}", path.display())))?;
+    }
+    #[cfg(feature = "tls")]
+    {
+        // Its errors name the file that does not parse.
+        crate::transport::tls::Acceptor::from_config(config)
+            .map_err(|e| io::Error::new(e.kind(), format!("--ssl-certfile/--ssl-keyfile: {e}")))?;
+        Ok(())
+    }
+    #[cfg(not(feature = "tls"))]
+    Err(io::Error::other(
+        "--ssl-certfile: this program was built without the gateway's `tls` feature",
+    ))
+}
+
+/// A worker's request limit: `--limit-max-requests` plus a random `0..=jitter`, so workers
+/// started together do not all recycle at the same moment (uvicorn's
+/// `--limit-max-requests-jitter`). The random source only has to differ between workers: the
+/// pid and the clock, mixed by splitmix64.
+fn jittered_limit(limit: Option<u64>, jitter: u64) -> Option<u64> {
+    let limit = limit?;
+    if jitter == 0 {
+        return Some(limit);
+    }
+    let nanos = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    let mut z = (nanos ^ (u64::from(std::process::id()) << 32)).wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^= z >> 31;
+    let extra = match jitter.checked_add(1) {
+        Some(range) => z % range,
+        None => z,
+    };
+    Some(limit.saturating_add(extra))
 }
 
 fn local_addr(fd: &OwnedFd) -> io::Result<SocketAddr> {
@@ -141,7 +224,12 @@ fn local_addr(fd: &OwnedFd) -> io::Result<SocketAddr> {
 }
 
 /// One worker process's life: build the app, serve until a stop signal, exit.
-fn worker_main<A: App>(make_app: &impl Fn() -> A, listener: OwnedFd, options: &Options) -> i32 {
+fn worker_main<A: App>(
+    make_app: &impl Fn() -> A,
+    listener: OwnedFd,
+    kind: Kind,
+    options: &Options,
+) -> i32 {
     let stop_pipe = match sys::stop_signal_pipe() {
         Ok(fd) => fd,
         Err(e) => {
@@ -150,10 +238,22 @@ fn worker_main<A: App>(make_app: &impl Fn() -> A, listener: OwnedFd, options: &O
         }
     };
     let mut config = options.config.clone();
-    config.limit_max_requests = options.limit_max_requests;
     let pid = std::process::id();
+    config.limit_max_requests = jittered_limit(
+        options.limit_max_requests,
+        options.limit_max_requests_jitter,
+    );
+    if let (Some(limit), true) = (
+        config.limit_max_requests,
+        options.limit_max_requests_jitter > 0,
+    ) {
+        log::info!("Worker [{pid}] recycles after {limit} requests");
+    }
     let result: Result<(), ServeError> = waitless_executor::block_on(async {
-        let server = Server::from_listener(TcpListener::from_owned(listener)?, config)?;
+        let server = match kind {
+            Kind::Tcp => Server::from_listener(TcpListener::from_owned(listener)?, config)?,
+            Kind::Unix => Server::from_unix_listener(UnixListener::from(listener), config)?,
+        };
         let stop = Async::new(stop_pipe)?;
         let shutdown = async move {
             let _ = stop.readable().await;
@@ -190,6 +290,7 @@ struct Supervisor<'a, F> {
     make_app: &'a F,
     options: Options,
     listeners: Vec<OwnedFd>,
+    kind: Kind,
     slots: usize,
     workers: Vec<WorkerProc>,
     /// Slots waiting for a restart, and when.
@@ -200,11 +301,18 @@ struct Supervisor<'a, F> {
 }
 
 impl<'a, A: App, F: Fn() -> A> Supervisor<'a, F> {
-    fn new(make_app: &'a F, options: Options, listeners: Vec<OwnedFd>, slots: usize) -> Self {
+    fn new(
+        make_app: &'a F,
+        options: Options,
+        listeners: Vec<OwnedFd>,
+        kind: Kind,
+        slots: usize,
+    ) -> Self {
         Supervisor {
             make_app,
             options,
             listeners,
+            kind,
             slots,
             workers: Vec::new(),
             pending: Vec::new(),
@@ -238,8 +346,9 @@ impl<'a, A: App, F: Fn() -> A> Supervisor<'a, F> {
                 }
                 sys::reset_child_signals();
                 sys::die_with_parent(libc::SIGTERM);
-                // SAFETY: dup of a valid listening fd; the copy is owned by this worker alone.
-                let own = unsafe { libc::dup(fd) };
+                // SAFETY: a close-on-exec dup of a valid listening fd; the copy is owned by
+                // this worker alone.
+                let own = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 0) };
                 let code = if own < 0 {
                     log::error!(
                         "cannot duplicate the listener: {}",
@@ -250,7 +359,7 @@ impl<'a, A: App, F: Fn() -> A> Supervisor<'a, F> {
                     // SAFETY: `own` is a fresh fd from dup.
                     let listener = unsafe { OwnedFd::from_raw_fd(own) };
                     log::info!("Started worker process [{}]", std::process::id());
-                    worker_main(self.make_app, listener, &self.options)
+                    worker_main(self.make_app, listener, self.kind, &self.options)
                 };
                 let _ = io::stdout().flush();
                 std::process::exit(code);
@@ -312,6 +421,14 @@ impl<'a, A: App, F: Fn() -> A> Supervisor<'a, F> {
                     self.kill_all(sig);
                 }
                 Some(libc::SIGHUP) if self.shutting_down.is_none() => {
+                    // New workers re-read the TLS files (renewed certificates); broken ones
+                    // would take the service down through the crash-loop guard, so check first.
+                    if let Err(e) = check_tls(&self.options.config) {
+                        log::error!(
+                            "Received SIGHUP: not restarting, keeping the old workers: {e}"
+                        );
+                        continue;
+                    }
                     log::info!("Received SIGHUP: restarting workers");
                     let old: Vec<(libc::pid_t, usize)> = self
                         .workers
@@ -455,5 +572,22 @@ impl<'a, A: App, F: Fn() -> A> Supervisor<'a, F> {
         );
         self.pending.push((worker.slot, now + backoff));
         None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::jittered_limit;
+
+    #[test]
+    fn jitter_stays_in_range() {
+        assert_eq!(jittered_limit(None, 5), None);
+        assert_eq!(jittered_limit(Some(100), 0), Some(100));
+        for _ in 0..1000 {
+            let n = jittered_limit(Some(100), 5).unwrap();
+            assert!((100..=105).contains(&n), "{n}");
+        }
+        assert_eq!(jittered_limit(Some(u64::MAX), 5), Some(u64::MAX));
+        assert!(jittered_limit(Some(1), u64::MAX).is_some());
     }
 }

@@ -194,7 +194,13 @@ impl<A: App> Conn<A> {
                 futures_lite::future::poll_once(poll_fn(|cx| transport.poll_read(cx, buf))).await
             };
             match read {
-                None => self.worker.pool.give(bufs),
+                None => {
+                    // Stale readiness, or the task's cooperative budget is spent (the reactor
+                    // then answers `Pending` with readiness kept and the task woken): yield
+                    // before looking again, or this loop would spin inside one poll.
+                    self.worker.pool.give(bufs);
+                    futures_lite::future::yield_now().await;
+                }
                 Some(Ok(0)) | Some(Err(_)) => {
                     self.worker.pool.give(bufs);
                     return false;

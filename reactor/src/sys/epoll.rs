@@ -4,7 +4,7 @@ use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::time::Duration;
 
-use super::Ready;
+use super::{cvt as check, Ready};
 
 /// Token reserved for the notifier's eventfd.
 const NOTIFY_TOKEN: u64 = u64::MAX;
@@ -73,38 +73,26 @@ fn to_ready(bits: u32) -> Ready {
     Ready(r)
 }
 
-/// Converts a `-1` return into the thread's last OS error.
-fn check(ret: libc::c_int) -> io::Result<libc::c_int> {
-    if ret < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(ret)
-    }
-}
-
 impl Poller {
-    pub(crate) fn new() -> io::Result<(Poller, Notify)> {
+    pub(crate) fn new() -> io::Result<Poller> {
         // SAFETY: epoll_create1 takes no pointers; a non-negative result is a new fd we own.
         let epoll =
             unsafe { OwnedFd::from_raw_fd(check(libc::epoll_create1(libc::EPOLL_CLOEXEC))?) };
-        // SAFETY: eventfd takes no pointers; a non-negative result is a new fd we own.
-        let event_fd = unsafe {
-            OwnedFd::from_raw_fd(check(libc::eventfd(
-                0,
-                libc::EFD_CLOEXEC | libc::EFD_NONBLOCK,
-            ))?)
-        };
-        let poller = Poller { epoll };
-        let notify = Notify { event_fd };
+        Ok(Poller { epoll })
+    }
+
+    /// Registers `notify` as this poller's wake-up source. A notifier is recycled across
+    /// reactors (see `reactor.rs`), so it is attached to each new poller in turn; the old
+    /// poller's registration died with its epoll fd.
+    pub(crate) fn attach(&self, notify: &Notify) -> io::Result<()> {
         // Edge-triggered: every write to the eventfd produces a fresh event, so the counter never
         // has to be read back (no syscall after a notification).
-        poller.ctl(
+        self.ctl(
             libc::EPOLL_CTL_ADD,
             notify.event_fd.as_raw_fd(),
             (libc::EPOLLIN | libc::EPOLLET) as u32,
             NOTIFY_TOKEN,
-        )?;
-        Ok((poller, notify))
+        )
     }
 
     fn ctl(&self, op: libc::c_int, fd: RawFd, events: u32, token: u64) -> io::Result<()> {
@@ -159,6 +147,30 @@ impl Poller {
 }
 
 impl Notify {
+    pub(crate) fn new() -> io::Result<Notify> {
+        // SAFETY: eventfd takes no pointers; a non-negative result is a new fd we own.
+        let event_fd = unsafe {
+            OwnedFd::from_raw_fd(check(libc::eventfd(
+                0,
+                libc::EFD_CLOEXEC | libc::EFD_NONBLOCK,
+            ))?)
+        };
+        Ok(Notify { event_fd })
+    }
+
+    /// Zeroes the counter before the notifier serves a new poller (so it can never saturate).
+    pub(crate) fn reset(&self) {
+        let mut value: u64 = 0;
+        // SAFETY: reads 8 bytes into a live u64 from an fd we own; EAGAIN (already zero) is fine.
+        unsafe {
+            libc::read(
+                self.event_fd.as_raw_fd(),
+                (&mut value as *mut u64).cast(),
+                std::mem::size_of::<u64>(),
+            )
+        };
+    }
+
     /// Wakes the poller: one `write` to the eventfd.
     pub(crate) fn notify(&self) -> io::Result<()> {
         let one: u64 = 1;

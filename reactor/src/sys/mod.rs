@@ -35,6 +35,11 @@ mod polling;
 ))]
 pub(crate) use self::polling::{Events, Notify, Poller};
 
+mod fd;
+pub(crate) mod socket;
+
+pub(crate) use fd::{peek, read, set_nonblocking, write, writev, FdKind, IOV_MAX, NOSIGNAL};
+
 /// Readiness reported for one source by one wait.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Ready(pub(crate) u8);
@@ -46,4 +51,31 @@ impl Ready {
     pub(crate) const READ_CLOSED: u8 = 4;
     /// Hang-up or error: writes will not block (they fail).
     pub(crate) const WRITE_CLOSED: u8 = 8;
+}
+
+/// A syscall return value whose error sentinel is `-1` (or any negative value).
+pub(crate) trait SysRet: Copy {
+    fn is_err(self) -> bool;
+}
+
+macro_rules! impl_sys_ret {
+    ($($t:ty)*) => {$(
+        impl SysRet for $t {
+            fn is_err(self) -> bool {
+                self < 0
+            }
+        }
+    )*};
+}
+
+impl_sys_ret!(i32 i64 isize);
+
+/// The one syscall-result helper: a negative return becomes the thread's last OS error
+/// (`errno`), anything else is passed through.
+pub(crate) fn cvt<T: SysRet>(ret: T) -> std::io::Result<T> {
+    if ret.is_err() {
+        Err(std::io::Error::last_os_error())
+    } else {
+        Ok(ret)
+    }
 }

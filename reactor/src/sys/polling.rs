@@ -16,8 +16,10 @@ pub(crate) struct Poller {
     poller: Arc<polling::Poller>,
 }
 
+/// The portable notifier wakes whichever poller it is attached to. It takes a lock per
+/// notification (this backend is the slow, portable one; the epoll backend takes none).
 pub(crate) struct Notify {
-    poller: Arc<polling::Poller>,
+    poller: std::sync::Mutex<Option<Arc<polling::Poller>>>,
 }
 
 pub(crate) struct Events {
@@ -58,7 +60,7 @@ impl Events {
 }
 
 impl Poller {
-    pub(crate) fn new() -> io::Result<(Poller, Notify)> {
+    pub(crate) fn new() -> io::Result<Poller> {
         let poller = Arc::new(polling::Poller::new()?);
         if !poller.supports_edge() {
             return Err(io::Error::new(
@@ -66,12 +68,15 @@ impl Poller {
                 "waitless-reactor needs edge-triggered readiness, which this platform's poller lacks",
             ));
         }
-        Ok((
-            Poller {
-                poller: poller.clone(),
-            },
-            Notify { poller },
-        ))
+        Ok(Poller { poller })
+    }
+
+    pub(crate) fn attach(&self, notify: &Notify) -> io::Result<()> {
+        *notify
+            .poller
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(self.poller.clone());
+        Ok(())
     }
 
     pub(crate) fn add(&self, fd: RawFd, token: usize) -> io::Result<()> {
@@ -102,7 +107,23 @@ impl Poller {
 }
 
 impl Notify {
+    pub(crate) fn new() -> io::Result<Notify> {
+        Ok(Notify {
+            poller: std::sync::Mutex::new(None),
+        })
+    }
+
+    pub(crate) fn reset(&self) {}
+
     pub(crate) fn notify(&self) -> io::Result<()> {
-        self.poller.notify()
+        let poller = self
+            .poller
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        match poller {
+            Some(p) => p.notify(),
+            None => Ok(()),
+        }
     }
 }

@@ -23,10 +23,12 @@
 //!                                                     one running job, start a replacement
 //! ```
 
+#[allow(unsafe_code)] // adopting the inherited socket fd
 mod child;
 mod driver;
 pub(crate) mod frame;
 mod registry;
+#[allow(unsafe_code)] // socketpair, pidfd, kill, pre_exec
 mod sys;
 
 use std::cell::{Cell, RefCell};

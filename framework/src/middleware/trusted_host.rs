@@ -1,0 +1,85 @@
+//! `TrustedHost`: refuse requests whose `Host` is not one of ours (Starlette's
+//! `TrustedHostMiddleware`).
+//!
+//! Why: a server reachable under an unexpected name can be used for cache poisoning and
+//! password-reset link forgery; checking `Host` before any handler runs closes that.
+
+use super::{Endpoint, Middleware, Next};
+use crate::context::RequestContext;
+use crate::response::{Response, StatusCode};
+
+/// Allowed host names (`"example.com"`, `"*.example.com"`, or `"*"` for any); others get
+/// `400 Invalid host header`.
+///
+/// ```
+/// use waitless::{App, middleware::TrustedHost};
+/// let app = App::new()
+///     .get("/", || async { "hi" })
+///     .layer(TrustedHost::new(["example.com", "*.example.com"]));
+/// # let _ = app;
+/// ```
+#[derive(Clone, Debug)]
+pub struct TrustedHost {
+    allowed: Vec<String>,
+}
+
+impl TrustedHost {
+    pub fn new<S: Into<String>>(hosts: impl IntoIterator<Item = S>) -> TrustedHost {
+        TrustedHost {
+            allowed: hosts
+                .into_iter()
+                .map(|h| h.into().to_ascii_lowercase())
+                .collect(),
+        }
+    }
+
+    fn allows(&self, host: &str) -> bool {
+        let host = host.to_ascii_lowercase();
+        let name = strip_port(&host);
+        self.allowed.iter().any(|pattern| {
+            pattern == "*"
+                || pattern == name
+                || pattern
+                    .strip_prefix("*.")
+                    .is_some_and(|domain| name.ends_with(&format!(".{domain}")))
+        })
+    }
+}
+
+/// `example.com:8000` → `example.com`; `[::1]:8000` → `[::1]`.
+fn strip_port(host: &str) -> &str {
+    match host.rfind(':') {
+        Some(i) if !host[i..].contains(']') => &host[..i],
+        _ => host,
+    }
+}
+
+impl Middleware for TrustedHost {
+    async fn around<E: Endpoint>(
+        &self,
+        req: &mut RequestContext<'_>,
+        next: Next<'_, E>,
+    ) -> Response {
+        match req.header("host") {
+            Some(host) if self.allows(host) => next.run(req).await,
+            _ => Response::text("Invalid host header").with_status(StatusCode::BAD_REQUEST),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hosts_match_exactly_or_by_wildcard_and_ports_are_ignored() {
+        let t = TrustedHost::new(["example.com", "*.example.org"]);
+        assert!(t.allows("example.com"));
+        assert!(t.allows("Example.COM:8000"));
+        assert!(t.allows("api.example.org"));
+        assert!(!t.allows("example.org"));
+        assert!(!t.allows("evil.com"));
+        assert!(!t.allows("example.com.evil.com"));
+        assert!(TrustedHost::new(["*"]).allows("anything"));
+    }
+}
