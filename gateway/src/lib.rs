@@ -57,6 +57,7 @@ mod runner;
 mod server;
 pub mod testing;
 mod transport;
+pub mod websocket;
 
 pub use config::{Config, TlsFiles, TrustedProxies};
 pub use h1::ChunkedError;
