@@ -34,6 +34,7 @@ use http::opts::{parse_opts, Opts, USAGE};
 use http::process::{on_path, raise_nofile, raise_priority};
 use http::report::{markdown, stamp};
 use http::servers::{all_servers, check_server, prepare, Running, Server};
+use http::tls::TlsFiles;
 use http::wrk::ensure_wrk;
 
 fn main() -> ExitCode {
@@ -56,17 +57,18 @@ fn main() -> ExitCode {
     // the children), so that other work on the machine (compilers) yields to the measurement.
     // The builds above ran at normal priority.
     let reniced = raise_priority();
-    let cases: Vec<Case> = all_cases()
+    let mut cases: Vec<Case> = all_cases()
         .into_iter()
         .filter(|c| o.cases.as_ref().is_none_or(|l| l.iter().any(|n| n == c.id)))
         .collect();
+    let tls = certificate(&mut cases);
     check_all(&root, &servers);
     let started = Instant::now();
-    let results = measure_all(&root, &servers, &cases, &o);
+    let results = measure_all(&root, &servers, &cases, tls.as_ref(), &o);
     let stamp = stamp(o.repeats, o.duration_s);
     let no_sleep: Vec<&str> = servers
         .iter()
-        .filter(|s| !s.sleeps)
+        .filter(|s| !s.serves("/sleep"))
         .map(|s| s.name)
         .collect();
     let md = markdown(&results, &no_sleep, &stamp, reniced);
@@ -109,10 +111,29 @@ fn setup(root: &Path, o: &Opts) -> Result<Vec<Server>, String> {
     Ok(servers)
 }
 
-/// Correctness first: each server answers the three paths with Date and Server headers.
+/// The run's TLS certificate when a selected case needs one; without it (no `openssl`) the TLS
+/// cases are left out, with a message.
+fn certificate(cases: &mut Vec<Case>) -> Option<TlsFiles> {
+    if !cases.iter().any(|c| c.tls) {
+        return None;
+    }
+    match TlsFiles::make() {
+        Ok(t) => Some(t),
+        Err(e) => {
+            for c in cases.iter().filter(|c| c.tls) {
+                println!("skipping {}: cannot make a TLS certificate: {e}", c.id);
+            }
+            cases.retain(|c| !c.tls);
+            None
+        }
+    }
+}
+
+/// Correctness first: each server answers its paths (/plaintext, /json, and /sleep, /users where
+/// it has them) with Date and Server headers and the expected body, over plain HTTP.
 fn check_all(root: &Path, servers: &[Server]) {
     for s in servers {
-        match Running::start(s, root) {
+        match Running::start(s, root, None) {
             Ok(mut r) => {
                 for p in check_server(s, r.addr) {
                     println!("warning: {}: {p}", s.name);

@@ -6,11 +6,15 @@ use std::path::Path;
 
 use super::cases::Case;
 use super::report::{fmt_num, median, Summary};
-use super::servers::{FLOOR, WAITLESS};
+use super::servers::{FLOOR, FRAMEWORK_HELLO, WAITLESS};
+
+/// One bar: the row (its label names the bar, its server picks the colour) and the value.
+type Bar<'a> = (&'a Summary, f64);
 
 fn color(server: &str) -> &'static str {
     match server {
         WAITLESS => "#d62728",
+        FRAMEWORK_HELLO => "#e377c2",
         FLOOR => "#7f7f7f",
         "hyper" => "#1f77b4",
         "axum" => "#17becf",
@@ -39,7 +43,7 @@ fn panel(
     w: f64,
     title: &str,
     unit: &str,
-    bars: &[(&str, f64)],
+    bars: &[Bar],
     cut: bool,
 ) -> f64 {
     let row = 18.0;
@@ -64,14 +68,14 @@ fn panel(
     }
     .max(f64::MIN_POSITIVE);
     let bar_w = w - label_w - value_w;
-    for (i, (name, v)) in bars.iter().enumerate() {
+    for (i, (s, v)) in bars.iter().enumerate() {
         let yy = y + 24.0 + i as f64 * row;
         let _ = writeln!(
             svg,
             r#"<text x="{}" y="{}" font-size="11" text-anchor="end">{}</text>"#,
             x + label_w - 6.0,
             yy + 12.0,
-            esc(name)
+            esc(&s.label)
         );
         if !v.is_finite() {
             let _ = writeln!(
@@ -90,7 +94,7 @@ fn panel(
             yy + 2.0,
             len.max(1.0),
             row - 5.0,
-            color(name)
+            color(s.server)
         );
         let cut = if *v > cap * 1.0001 { " »" } else { "" };
         let _ = writeln!(
@@ -129,10 +133,7 @@ pub fn write_svg(
         );
         y += 24.0;
         if case.idle {
-            let bars: Vec<(&str, f64)> = rows
-                .iter()
-                .map(|s| (s.server, s.idle_bytes_per_conn))
-                .collect();
+            let bars: Vec<Bar> = rows.iter().map(|s| (s, s.idle_bytes_per_conn)).collect();
             y += panel(
                 &mut body,
                 10.0,
@@ -144,8 +145,8 @@ pub fn write_svg(
                 true,
             );
         } else {
-            let cpu: Vec<(&str, f64)> = rows.iter().map(|s| (s.server, s.cpu_us_per_req)).collect();
-            let rps: Vec<(&str, f64)> = rows.iter().map(|s| (s.server, s.rps)).collect();
+            let cpu: Vec<Bar> = rows.iter().map(|s| (s, s.cpu_us_per_req)).collect();
+            let rps: Vec<Bar> = rows.iter().map(|s| (s, s.rps)).collect();
             let h1 = panel(
                 &mut body,
                 10.0,

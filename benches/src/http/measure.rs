@@ -8,11 +8,12 @@ use std::net::TcpStream;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use super::cases::{Case, IDLE_CONNS};
+use super::cases::{Case, Entry, IDLE_CONNS};
 use super::opts::Opts;
 use super::procfs::{tree_cpu_us, tree_status_kib};
 use super::report::{fmt_num, fmt_us, summarize, Summary};
 use super::servers::{get, Running, Server};
+use super::tls::TlsFiles;
 use super::wrk::wrk;
 
 #[derive(Clone, Debug, Default)]
@@ -33,12 +34,24 @@ pub struct Trial {
     pub idle_open: usize,
 }
 
-pub fn load_trial(root: &Path, run: &Running, case: &Case, o: &Opts) -> Result<Trial, String> {
-    // Warm-up (not measured): allocator growth, lazily built state, JITs.
-    wrk(root, run.addr, case, o.warmup_s)?;
+/// Warm-up, then the measured wrk run; the server's CPU time per completed request.
+pub fn load_trial(
+    root: &Path,
+    run: &Running,
+    case: &Case,
+    entry: &Entry,
+    o: &Opts,
+) -> Result<Trial, String> {
+    let scheme = if entry.tls { "https" } else { "http" };
+    let url = format!("{scheme}://{}{}", run.addr, entry.path);
+    // Warm-up (not measured): allocator growth, lazily built state, JITs, TLS sessions.
+    wrk(root, &url, case, o.warmup_s)?;
     let cpu0 = tree_cpu_us(run.pid());
     let t0 = Instant::now();
-    let w = wrk(root, run.addr, case, o.duration_s)?;
+    let w = wrk(root, &url, case, o.duration_s)?;
+    if w.requests == 0 {
+        return Err(format!("wrk completed no request on {url}"));
+    }
     let wall = t0.elapsed().as_secs_f64();
     let cpu = tree_cpu_us(run.pid()).saturating_sub(cpu0) as f64;
     Ok(Trial {
@@ -154,22 +167,18 @@ pub fn idle_trial(run: &Running) -> Result<Trial, String> {
     })
 }
 
-/// Whether `server` takes part in `case` (the floor has no /sleep).
-pub fn runs(server: &Server, case: &Case) -> bool {
-    server.sleeps || !case.path.starts_with("/sleep")
-}
-
-/// Every case in turn; within a case, every server once per repeat in the same order (A B C,
-/// A B C, …), so that a burst of noise on the machine hits all servers alike.
+/// Every case in turn; within a case, every row once per repeat in the same order (A B C,
+/// A B C, …), so that a burst of noise on the machine hits all rows alike.
 pub fn measure_all(
     root: &Path,
     servers: &[Server],
     cases: &[Case],
+    tls: Option<&TlsFiles>,
     o: &Opts,
 ) -> Vec<(Case, Vec<Summary>)> {
     let total: usize = cases
         .iter()
-        .map(|c| servers.iter().filter(|s| runs(s, c)).count() * o.repeats)
+        .map(|c| c.entries(servers).len() * o.repeats)
         .sum();
     let mut progress = Progress {
         started: Instant::now(),
@@ -178,7 +187,10 @@ pub fn measure_all(
     };
     cases
         .iter()
-        .map(|case| (*case, measure_case(root, servers, case, o, &mut progress)))
+        .map(|case| {
+            let rows = measure_case(root, servers, case, tls, o, &mut progress);
+            (*case, rows)
+        })
         .collect()
 }
 
@@ -193,44 +205,57 @@ fn measure_case(
     root: &Path,
     servers: &[Server],
     case: &Case,
+    tls: Option<&TlsFiles>,
     o: &Opts,
     progress: &mut Progress,
 ) -> Vec<Summary> {
-    let runs: Vec<&Server> = servers.iter().filter(|s| runs(s, case)).collect();
-    let mut trials: Vec<Vec<Trial>> = vec![Vec::new(); runs.len()];
+    let entries = case.entries(servers);
+    let mut trials: Vec<Vec<Trial>> = vec![Vec::new(); entries.len()];
     for rep in 0..o.repeats {
-        for (i, s) in runs.iter().enumerate() {
+        for (i, e) in entries.iter().enumerate() {
             progress.done += 1;
-            match one_trial(root, s, case, o) {
+            match one_trial(root, case, e, tls, o) {
                 Ok(t) => {
-                    progress.report(case, rep, s, &t);
+                    progress.report(case, rep, &e.label, &t);
                     trials[i].push(t);
                 }
-                Err(e) => eprintln!(
-                    "[{}/{}] {} #{} {}: FAILED: {e}",
+                Err(err) => eprintln!(
+                    "[{}/{}] {} #{} {}: FAILED: {err}",
                     progress.done,
                     progress.total,
                     case.id,
                     rep + 1,
-                    s.name
+                    e.label
                 ),
             }
         }
     }
-    runs.iter()
+    entries
+        .iter()
         .zip(&trials)
         .filter(|(_, t)| !t.is_empty())
-        .map(|(s, t)| summarize(s.name, t))
+        .map(|(e, t)| summarize(e.server.name, &e.label, t))
         .collect()
 }
 
 /// A fresh server, one trial, the server stopped whatever the outcome.
-fn one_trial(root: &Path, server: &Server, case: &Case, o: &Opts) -> Result<Trial, String> {
-    Running::start(server, root).and_then(|mut r| {
+fn one_trial(
+    root: &Path,
+    case: &Case,
+    entry: &Entry,
+    tls: Option<&TlsFiles>,
+    o: &Opts,
+) -> Result<Trial, String> {
+    let tls = match (entry.tls, tls) {
+        (false, _) => None,
+        (true, Some(t)) => Some(t),
+        (true, None) => return Err("no TLS certificate for this run".into()),
+    };
+    Running::start(entry.server, root, tls).and_then(|mut r| {
         let t = if case.idle {
             idle_trial(&r)
         } else {
-            load_trial(root, &r, case, o)
+            load_trial(root, &r, case, entry, o)
         };
         r.stop();
         t
@@ -238,7 +263,7 @@ fn one_trial(root: &Path, server: &Server, case: &Case, o: &Opts) -> Result<Tria
 }
 
 impl Progress {
-    fn report(&self, case: &Case, rep: usize, s: &Server, t: &Trial) {
+    fn report(&self, case: &Case, rep: usize, label: &str, t: &Trial) {
         let head = format!(
             "[{}/{} {:.0}s] {} #{} {}",
             self.done,
@@ -246,7 +271,7 @@ impl Progress {
             self.started.elapsed().as_secs_f64(),
             case.id,
             rep + 1,
-            s.name
+            label
         );
         if case.idle {
             eprintln!(

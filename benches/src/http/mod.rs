@@ -15,6 +15,8 @@ pub mod process;
 pub mod procfs;
 pub mod report;
 pub mod servers;
+pub mod targets;
+pub mod tls;
 pub mod wrk;
 
 /// The root of the repository (the parent of `benches/`): servers and wrk run from there.

@@ -21,9 +21,10 @@ pub const USAGE: &str = "usage: cargo run --release -p waitless-benches --bin ht
   --quick              one repeat, 3 s runs (development)
   --repeats N          repeats per server and case (default 3)
   --duration S         seconds per measured wrk run (default 4)
-  --only S1,S2,...     servers: waitless, floor, hyper, axum, actix, may-minihttp, uvicorn, node
-  --cases C1,C2,...    cases: plaintext-c64, plaintext-c256, pipelined16-c256, json-c256,
-                       sleep100-c1000, idle10k
+  --only S1,S2,...     servers: waitless (hello), framework-hello, floor, hyper, axum, actix,
+                       may-minihttp, uvicorn, node
+  --cases C1,C2,...    cases: plaintext-c64, plaintext-tls-c64, plaintext-c256,
+                       pipelined16-c256, json-c256, users-c256, sleep100-c1000, idle10k
   --svg PATH           chart to write (default docs/benchmarks.svg)
   --no-build           use the binaries already built";
 

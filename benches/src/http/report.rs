@@ -8,7 +8,8 @@ use std::time::Duration;
 use super::cases::Case;
 use super::measure::Trial;
 use super::process::run_bounded;
-use super::servers::{is_peer, FLOOR, WAITLESS};
+use super::servers::{is_peer, FLOOR};
+use super::targets;
 
 pub fn median(mut v: Vec<f64>) -> f64 {
     v.retain(|x| x.is_finite());
@@ -24,10 +25,13 @@ pub fn median(mut v: Vec<f64>) -> f64 {
     }
 }
 
-/// Medians over the repeats of one server in one case (errors are summed).
+/// Medians over the repeats of one row of a case (errors are summed).
 #[derive(Clone, Debug)]
 pub struct Summary {
+    /// The server (its colour in the chart, whether it is a peer).
     pub server: &'static str,
+    /// The row's name: the server's, or a reference's (`waitless /json`, `waitless https`).
+    pub label: String,
     pub rps: f64,
     pub p50_us: f64,
     pub p99_us: f64,
@@ -41,10 +45,11 @@ pub struct Summary {
     pub idle_open: f64,
 }
 
-pub fn summarize(server: &'static str, trials: &[Trial]) -> Summary {
+pub fn summarize(server: &'static str, label: &str, trials: &[Trial]) -> Summary {
     let m = |f: fn(&Trial) -> f64| median(trials.iter().map(f).collect());
     Summary {
         server,
+        label: label.to_string(),
         rps: m(|t| t.rps),
         p50_us: m(|t| t.p50_us),
         p99_us: m(|t| t.p99_us),
@@ -119,24 +124,24 @@ fn figures(case: &Case) -> Vec<Figure> {
     }
 }
 
-fn best_peer(rows: &[Summary], f: fn(&Summary) -> f64) -> Option<&Summary> {
+pub fn best_peer(rows: &[Summary], f: fn(&Summary) -> f64) -> Option<&Summary> {
     rows.iter()
         .filter(|s| is_peer(s.server) && f(s).is_finite())
         .min_by(|a, b| f(a).total_cmp(&f(b)))
 }
 
 pub fn case_table(case: &Case, rows: &[Summary], md: &mut String) {
-    let floor = rows.iter().find(|s| s.server == FLOOR);
+    let floor = rows.iter().find(|s| s.label == FLOOR);
     let _ = writeln!(md, "\n### {}\n", case.title);
     if case.idle {
         let best = best_peer(rows, |s| s.idle_bytes_per_conn);
-        let _ = writeln!(md, "| server | bytes/conn | RSS before | RSS after | connections | ×floor | ×best peer ({}) |", best.map_or("–", |b| b.server));
+        let _ = writeln!(md, "| server | bytes/conn | RSS before | RSS after | connections | ×floor | ×best peer ({}) |", best.map_or("–", |b| b.label.as_str()));
         let _ = writeln!(md, "|---|---:|---:|---:|---:|---:|---:|");
         for s in rows {
             let _ = writeln!(
                 md,
                 "| {} | {} | {} MiB | {} MiB | {} | {} | {} |",
-                s.server,
+                s.label,
                 fmt_num(s.idle_bytes_per_conn),
                 fmt_num(s.idle_before_mib),
                 fmt_num(s.idle_after_mib),
@@ -156,14 +161,14 @@ pub fn case_table(case: &Case, rows: &[Summary], md: &mut String) {
         let _ = writeln!(
             md,
             "| server | req/s | p50 | p99 | errors | **CPU µs/req** | server CPU | peak RSS | µs/req ×floor | µs/req ×best peer ({}) |",
-            best.map_or("–", |b| b.server)
+            best.map_or("–", |b| b.label.as_str())
         );
         let _ = writeln!(md, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         for s in rows {
             let _ = writeln!(
                 md,
                 "| {} | {} | {} | {} | {} | **{}** | {}% | {} MiB | {} | {} |",
-                s.server,
+                s.label,
                 fmt_num(s.rps),
                 fmt_us(s.p50_us),
                 fmt_us(s.p99_us),
@@ -196,11 +201,11 @@ pub fn ratio_matrices(case: &Case, rows: &[Summary], md: &mut String) {
     for (name, f) in figures(case) {
         let _ = write!(md, "\n{name} | ");
         for c in rows {
-            let _ = write!(md, "{} | ", c.server);
+            let _ = write!(md, "{} | ", c.label);
         }
         let _ = writeln!(md, "\n---|{}", "---:|".repeat(rows.len()));
         for r in rows {
-            let _ = write!(md, "{} | ", r.server);
+            let _ = write!(md, "{} | ", r.label);
             for c in rows {
                 let _ = write!(md, "{} | ", ratio(f(r), f(c)));
             }
@@ -208,110 +213,6 @@ pub fn ratio_matrices(case: &Case, rows: &[Summary], md: &mut String) {
         }
     }
     let _ = writeln!(md, "\n</details>");
-}
-
-/// The targets of issue 6 for waitless, each met or missed with its figure.
-pub fn targets(results: &[(Case, Vec<Summary>)], md: &mut String) {
-    let find = |id: &str| {
-        results
-            .iter()
-            .find(|(c, _)| c.id == id)
-            .map(|(_, r)| r.as_slice())
-    };
-    let get = |rows: &[Summary], n: &str| rows.iter().find(|s| s.server == n).cloned();
-    let mut lines = Vec::new();
-    let mut unmeasured = Vec::new();
-    let mut verdict = |ok: bool, what: String| {
-        lines.push(format!(
-            "- {} {what}",
-            if ok { "**met**" } else { "**missed**" }
-        ))
-    };
-    let mut any = false;
-    for (id, peer_factor, floor_check) in [
-        ("plaintext-c256", 0.9, true),
-        ("json-c256", 0.9, true),
-        ("pipelined16-c256", 0.85, false),
-    ] {
-        let Some(rows) = find(id) else { continue };
-        let Some(w) = get(rows, WAITLESS) else {
-            continue;
-        };
-        any = true;
-        if floor_check {
-            if let Some(f) = get(rows, FLOOR) {
-                let r = w.cpu_us_per_req / f.cpu_us_per_req;
-                verdict(
-                    r <= 1.10,
-                    format!(
-                        "{id}: within 1.10× of the floor's µs/req — {:.2}× ({} vs {})",
-                        r,
-                        fmt_num(w.cpu_us_per_req),
-                        fmt_num(f.cpu_us_per_req)
-                    ),
-                );
-            }
-        }
-        if let Some(b) = best_peer(rows, |s| s.cpu_us_per_req) {
-            let r = w.cpu_us_per_req / b.cpu_us_per_req;
-            verdict(
-                r <= peer_factor,
-                format!(
-                    "{id}: ≤ {peer_factor}× the best peer's µs/req — {:.2}× ({} vs {} {})",
-                    r,
-                    fmt_num(w.cpu_us_per_req),
-                    b.server,
-                    fmt_num(b.cpu_us_per_req)
-                ),
-            );
-        }
-        if !w.p99_us.is_finite() {
-            unmeasured.push(format!(
-                "- **not measured** {id}: p99 (wrk printed no usable p99 for waitless)"
-            ));
-        } else if let Some(b) = best_peer(rows, |s| s.p99_us) {
-            verdict(
-                w.p99_us <= b.p99_us,
-                format!(
-                    "{id}: p99 no worse than the best peer's — {} vs {} {}",
-                    fmt_us(w.p99_us),
-                    b.server,
-                    fmt_us(b.p99_us)
-                ),
-            );
-        }
-    }
-    if let Some(w) = find("sleep100-c1000").and_then(|r| get(r, WAITLESS)) {
-        any = true;
-        verdict(
-            w.rps >= 9_700.0,
-            format!(
-                "sleep100-c1000: ≥ 97% of 10,000 req/s — {} req/s ({:.1}%)",
-                fmt_num(w.rps),
-                w.rps / 100.0
-            ),
-        );
-        verdict(
-            w.p99_us <= 105_000.0,
-            format!("sleep100-c1000: p99 ≤ 105 ms — {:.2} ms", w.p99_us / 1000.0),
-        );
-    }
-    if let Some(w) = find("idle10k").and_then(|r| get(r, WAITLESS)) {
-        any = true;
-        verdict(
-            w.idle_bytes_per_conn <= 1024.0,
-            format!(
-                "idle10k: ≤ 1 KiB of server RSS per idle connection — {} B",
-                fmt_num(w.idle_bytes_per_conn)
-            ),
-        );
-    }
-    if any {
-        let _ = writeln!(md, "\n### Targets (issue 6)\n");
-        for l in lines.into_iter().chain(unmeasured) {
-            let _ = writeln!(md, "{l}");
-        }
-    }
 }
 
 fn machine() -> String {
@@ -361,14 +262,14 @@ pub fn markdown(
     if !no_sleep.is_empty() && results.iter().any(|(c, _)| c.path.starts_with("/sleep")) {
         let _ = writeln!(
             md,
-            "/sleep: n/a for {} (canned responses only).",
+            "/sleep: n/a for {} (no /sleep route).",
             no_sleep.join(", ")
         );
     }
     for (case, rows) in results {
         case_table(case, rows, &mut md);
     }
-    targets(results, &mut md);
+    targets::all(results, &mut md);
     for (case, rows) in results {
         ratio_matrices(case, rows, &mut md);
     }
@@ -380,6 +281,7 @@ pub fn markdown(
 pub fn sample_results() -> Vec<(Case, Vec<Summary>)> {
     let row = |server: &'static str, cpu: f64| Summary {
         server,
+        label: server.to_string(),
         rps: 1e5 / cpu,
         p50_us: 500.0,
         p99_us: 900.0,
@@ -393,7 +295,7 @@ pub fn sample_results() -> Vec<(Case, Vec<Summary>)> {
         idle_open: 10_000.0,
     };
     let rows = vec![
-        row(WAITLESS, 6.0),
+        row(super::servers::WAITLESS, 6.0),
         row(FLOOR, 5.5),
         row("hyper", 7.0),
         row("uvicorn", 100.0),
@@ -426,9 +328,6 @@ mod tests {
         for (c, r) in &results {
             case_table(c, r, &mut md);
         }
-        targets(&results, &mut md);
         assert!(md.contains("| waitless | 16,667 |"));
-        assert!(md.contains("**met** plaintext-c256: within 1.10× of the floor"));
-        assert!(md.contains("**met** idle10k"));
     }
 }

@@ -9,13 +9,16 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use super::cases::USERS_PATH;
 use super::process::{on_path, run_bounded, show, step};
 use super::procfs::{proc_stat, tree};
+use super::tls::TlsFiles;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
-    /// waitless's `hello` app from the root workspace.
-    Hello,
+    /// An app on the waitless gateway, from the root workspace (`target/release/<bin>`), with
+    /// the gateway's CLI (the same flags as uvicorn).
+    App(&'static str),
     /// A binary of the peers workspace (`benches/peers/target/release/<bin>`).
     Rust(&'static str),
     /// uvicorn + FastAPI from the venv in `benches/.venv`.
@@ -28,30 +31,57 @@ pub enum Kind {
 pub struct Server {
     pub name: &'static str,
     pub kind: Kind,
-    /// Whether it serves /sleep (the floor does not).
-    pub sleeps: bool,
+    /// Paths it serves beyond /plaintext and /json (by prefix): /sleep, /users.
+    pub extra: &'static [&'static str],
+    /// Whether it runs the TLS case (the gateway's `--ssl-certfile`/`--ssl-keyfile`). Only hello
+    /// does: the TLS layer is the gateway's, measuring it once is enough.
+    pub tls: bool,
 }
 
+impl Server {
+    /// Whether it answers GET `path` (every server answers /plaintext and /json).
+    pub fn serves(&self, path: &str) -> bool {
+        path.starts_with("/plaintext")
+            || path.starts_with("/json")
+            || self.extra.iter().any(|p| path.starts_with(p))
+    }
+}
+
+/// hello (`apps/hello`), the raw gateway interface.
 pub const WAITLESS: &str = "waitless";
+/// The `framework-hello` bin of this crate: the same endpoints through the `waitless` framework.
+pub const FRAMEWORK_HELLO: &str = "framework-hello";
 pub const FLOOR: &str = "floor";
 
+const SLEEP: &[&str] = &["/sleep"];
+const SLEEP_USERS: &[&str] = &["/sleep", "/users"];
+
 pub fn all_servers() -> Vec<Server> {
-    let s = |name, kind, sleeps| Server { name, kind, sleeps };
+    let s = |name, kind, extra| Server {
+        name,
+        kind,
+        extra,
+        tls: false,
+    };
     vec![
-        s(WAITLESS, Kind::Hello, true),
-        s(FLOOR, Kind::Rust("peer-floor"), false),
-        s("hyper", Kind::Rust("peer-hyper"), true),
-        s("axum", Kind::Rust("peer-axum"), true),
-        s("actix", Kind::Rust("peer-actix"), true),
-        s("may-minihttp", Kind::Rust("peer-may-minihttp"), true),
-        s("uvicorn", Kind::Uvicorn, true),
-        s("node", Kind::Node, true),
+        Server {
+            tls: true,
+            ..s(WAITLESS, Kind::App("hello"), SLEEP)
+        },
+        s(FRAMEWORK_HELLO, Kind::App("framework-hello"), &["/users"]),
+        s(FLOOR, Kind::Rust("peer-floor"), &[]),
+        s("hyper", Kind::Rust("peer-hyper"), SLEEP),
+        s("axum", Kind::Rust("peer-axum"), SLEEP_USERS),
+        s("actix", Kind::Rust("peer-actix"), SLEEP),
+        s("may-minihttp", Kind::Rust("peer-may-minihttp"), SLEEP),
+        s("uvicorn", Kind::Uvicorn, SLEEP_USERS),
+        s("node", Kind::Node, SLEEP),
     ]
 }
 
-/// A peer in the sense of the targets: neither waitless nor the floor.
+/// A peer in the sense of the targets: not waitless (hello or the framework), not the floor.
 pub fn is_peer(name: &str) -> bool {
-    name != WAITLESS && name != FLOOR
+    name != WAITLESS && name != FRAMEWORK_HELLO && name != FLOOR
 }
 
 fn free_port() -> u16 {
@@ -67,23 +97,15 @@ pub struct Running {
 }
 
 impl Running {
-    pub fn start(server: &Server, root: &Path) -> Result<Running, String> {
+    /// Starts `server` on a free port, over HTTPS with `tls`, and waits (≤ 30 s) until the port
+    /// accepts.
+    pub fn start(server: &Server, root: &Path, tls: Option<&TlsFiles>) -> Result<Running, String> {
         let port = free_port();
         let p = port.to_string();
         let mut cmd = Command::new("taskset");
         cmd.args(["-c", "0"]);
         match server.kind {
-            Kind::Hello => {
-                let bin = root.join("target/release/hello");
-                cmd.arg(&bin)
-                    .args(["--host", "127.0.0.1", "--port", &p, "--workers", "1"]);
-                // Like every peer (and uvicorn with --no-access-log): no log line per request.
-                let help = run_bounded(Command::new(&bin).arg("--help"), Duration::from_secs(10));
-                if matches!(&help, Ok((_, out, err)) if out.contains("--no-access-log") || err.contains("--no-access-log"))
-                {
-                    cmd.args(["--no-access-log", "--log-level", "warning"]);
-                }
-            }
+            Kind::App(bin) => app_args(&mut cmd, &root.join("target/release").join(bin), &p, tls),
             Kind::Rust(bin) => {
                 cmd.arg(root.join("benches/peers/target/release").join(bin))
                     .args(["--port", &p]);
@@ -185,6 +207,25 @@ impl Running {
     }
 }
 
+/// The gateway's CLI for an app: one process, no access log (like every peer, and uvicorn with
+/// `--no-access-log`), HTTPS with `tls`.
+fn app_args(cmd: &mut Command, bin: &Path, port: &str, tls: Option<&TlsFiles>) {
+    cmd.arg(bin)
+        .args(["--host", "127.0.0.1", "--port", port, "--workers", "1"]);
+    // An older hello without the flag still runs (with its log on).
+    let help = run_bounded(Command::new(bin).arg("--help"), Duration::from_secs(10));
+    if matches!(&help, Ok((_, out, err)) if out.contains("--no-access-log") || err.contains("--no-access-log"))
+    {
+        cmd.args(["--no-access-log", "--log-level", "warning"]);
+    }
+    if let Some(t) = tls {
+        cmd.arg("--ssl-certfile")
+            .arg(&t.cert)
+            .arg("--ssl-keyfile")
+            .arg(&t.key);
+    }
+}
+
 /// One HTTP/1.1 GET on a fresh connection; returns the raw response (bounded: 5 s).
 pub fn get(addr: SocketAddr, path: &str) -> Result<String, String> {
     let mut s =
@@ -201,6 +242,10 @@ pub fn get(addr: SocketAddr, path: &str) -> Result<String, String> {
     Ok(String::from_utf8_lossy(&buf).into_owned())
 }
 
+/// What every server answers on [`USERS_PATH`] (field order is FastAPI's, serde's and the
+/// contract's).
+const USERS_BODY: &str = r#"{"user_id":42,"limit":5,"q":"abc"}"#;
+
 /// Checks the TechEmpower rules we rely on; returns the problems found.
 pub fn check_server(server: &Server, addr: SocketAddr) -> Vec<String> {
     let mut bad = Vec::new();
@@ -208,8 +253,11 @@ pub fn check_server(server: &Server, addr: SocketAddr) -> Vec<String> {
         ("/plaintext", "Hello, World!", "text/plain"),
         ("/json", "\"message\":\"Hello, World!\"", "application/json"),
     ];
-    if server.sleeps {
+    if server.serves("/sleep") {
         paths.push(("/sleep?ms=1", "", ""));
+    }
+    if server.serves(USERS_PATH) {
+        paths.push((USERS_PATH, USERS_BODY, "application/json"));
     }
     for (path, body, ctype) in paths {
         match get(addr, path) {
@@ -256,37 +304,7 @@ pub fn prepare(root: &Path, wanted: Vec<Server>, build: bool) -> Vec<Server> {
         ]));
     for s in wanted {
         let ok = match s.kind {
-            Kind::Hello => {
-                let meta = run_bounded(
-                    Command::new("cargo").current_dir(root).args([
-                        "metadata",
-                        "--no-deps",
-                        "--format-version",
-                        "1",
-                        "--offline",
-                    ]),
-                    Duration::from_secs(120),
-                );
-                let exists = matches!(&meta, Ok((_, out, _)) if out.contains("\"name\":\"hello\""));
-                if !exists {
-                    println!(
-                        "skipping waitless: the `hello` package does not exist yet (apps/hello)"
-                    );
-                    false
-                } else if build
-                    && !step(Command::new("cargo").current_dir(root).args([
-                        "build",
-                        "--release",
-                        "-p",
-                        "hello",
-                    ]))
-                {
-                    println!("skipping waitless: `cargo build --release -p hello` failed");
-                    false
-                } else {
-                    root.join("target/release/hello").is_file()
-                }
-            }
+            Kind::App(bin) => prepare_app(root, s.name, bin, build),
             Kind::Rust(bin) => {
                 let there = root
                     .join("benches/peers/target/release")
@@ -311,6 +329,50 @@ pub fn prepare(root: &Path, wanted: Vec<Server>, build: bool) -> Vec<Server> {
         }
     }
     ready
+}
+
+/// The package an app's binary belongs to, and whether that package may be missing (hello, in a
+/// checkout from before it existed).
+fn app_package(bin: &str) -> (&'static str, bool) {
+    match bin {
+        "hello" => ("hello", true),
+        _ => ("waitless-benches", false),
+    }
+}
+
+fn prepare_app(root: &Path, name: &str, bin: &str, build: bool) -> bool {
+    let (package, may_be_missing) = app_package(bin);
+    if may_be_missing && !package_exists(root, package) {
+        println!("skipping {name}: the `{package}` package does not exist yet");
+        return false;
+    }
+    let mut cmd = Command::new("cargo");
+    cmd.current_dir(root)
+        .args(["build", "--release", "-p", package, "--bin", bin]);
+    if build && !step(&mut cmd) {
+        println!("skipping {name}: `{}` failed", show(&cmd));
+        return false;
+    }
+    let there = root.join("target/release").join(bin).is_file();
+    if !there {
+        println!("skipping {name}: no target/release/{bin}");
+    }
+    there
+}
+
+fn package_exists(root: &Path, package: &str) -> bool {
+    let meta = run_bounded(
+        Command::new("cargo").current_dir(root).args([
+            "metadata",
+            "--no-deps",
+            "--format-version",
+            "1",
+            "--offline",
+        ]),
+        Duration::from_secs(120),
+    );
+    let needle = format!("\"name\":\"{package}\"");
+    matches!(&meta, Ok((_, out, _)) if out.contains(&needle))
 }
 
 fn prepare_python(root: &Path) -> bool {

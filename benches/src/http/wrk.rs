@@ -2,7 +2,6 @@
 //! when a case asks) and reading its text output. The parser returns errors as values: a wrk
 //! that printed nothing usable fails that trial, not the run.
 
-use std::net::SocketAddr;
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
@@ -92,7 +91,9 @@ pub fn parse_wrk(out: &str) -> Result<Wrk, String> {
     }
 }
 
-pub fn wrk(root: &Path, addr: SocketAddr, case: &Case, seconds: u64) -> Result<Wrk, String> {
+/// `wrk -t1` on core 1 against `url` (`http://` or `https://`) with the case's connections and
+/// pipelining.
+pub fn wrk(root: &Path, url: &str, case: &Case, seconds: u64) -> Result<Wrk, String> {
     let mut cmd = Command::new("taskset");
     cmd.current_dir(root).args([
         "-c".to_string(),
@@ -106,7 +107,7 @@ pub fn wrk(root: &Path, addr: SocketAddr, case: &Case, seconds: u64) -> Result<W
     if case.pipeline > 1 {
         cmd.args(["-s", "benches/pipeline.lua"]);
     }
-    cmd.arg(format!("http://{addr}{}", case.path));
+    cmd.arg(url);
     if case.pipeline > 1 {
         cmd.args(["--".to_string(), case.pipeline.to_string()]);
     }
