@@ -102,6 +102,62 @@ impl<E: Endpoint> App<E> {
         self
     }
 
+    /// The OpenAPI details of the route added just before.
+    pub(crate) fn last_doc(mut self, f: impl FnOnce(&mut crate::openapi::RouteDoc)) -> Self {
+        crate::route_doc::apply(self.table.last_doc_mut(), f);
+        self
+    }
+
+    /// The document's `info.title` (FastAPI's `title=`; default `waitless`).
+    pub fn openapi_title(mut self, title: impl Into<String>) -> Self {
+        self.table.openapi.title = title.into();
+        self
+    }
+
+    /// The document's `info.version` (the API's version; default `0.1.0`).
+    pub fn openapi_version(mut self, version: impl Into<String>) -> Self {
+        self.table.openapi.version = version.into();
+        self
+    }
+
+    /// The document's `info.description` (Markdown).
+    pub fn openapi_description(mut self, text: impl Into<String>) -> Self {
+        self.table.openapi.description = Some(text.into());
+        self
+    }
+
+    /// Where the document is served (default `/openapi.json`); `None` serves no document and
+    /// so no docs pages either (FastAPI's `openapi_url=None`).
+    pub fn openapi_url(mut self, url: Option<&str>) -> Self {
+        self.table.openapi.openapi_url = url.map(str::to_owned);
+        self
+    }
+
+    /// Where Swagger UI is served (default `/docs`); `None` disables it.
+    pub fn docs_url(mut self, url: Option<&str>) -> Self {
+        self.table.openapi.docs_url = url.map(str::to_owned);
+        self
+    }
+
+    /// Where ReDoc is served (default `/redoc`); `None` disables it.
+    pub fn redoc_url(mut self, url: Option<&str>) -> Self {
+        self.table.openapi.redoc_url = url.map(str::to_owned);
+        self
+    }
+
+    /// Edits the generated document before it is served (add or override anything); edits run
+    /// in the order added.
+    pub fn openapi_mut(mut self, edit: impl Fn(&mut serde_json::Value) + 'static) -> Self {
+        self.table.openapi.edits.push(Box::new(edit));
+        self
+    }
+
+    /// The OpenAPI 3.1 document of the routes registered so far (what `/openapi.json` serves,
+    /// without the `servers` a root path adds).
+    pub fn openapi(&self) -> serde_json::Value {
+        crate::openapi::build(&self.table, &self.table.openapi)
+    }
+
     /// Includes a router's routes (FastAPI's `include_router`).
     pub fn include_router(mut self, router: Router) -> Self {
         for def in router.finish() {

@@ -29,6 +29,8 @@ pub struct RequestContext<'a> {
     pub(crate) route: Option<&'a RouteInfo>,
     pub(crate) table: &'a RouteTable,
     pub(crate) background: Option<BackgroundTasks>,
+    /// Set by the `Multipart` extractor: the body is pumped into it while the handler runs.
+    pub(crate) body_pump: Option<crate::multipart::Queue>,
     /// Boxed: one pointer in every request's future instead of a map's inline size (futures are
     /// moved when the gateway starts a request; small futures are cheap moves).
     #[allow(clippy::box_collection)]
@@ -45,6 +47,7 @@ impl<'a> RequestContext<'a> {
             route: None,
             table,
             background: None,
+            body_pump: None,
             extensions: None,
         }
     }

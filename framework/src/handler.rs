@@ -15,6 +15,7 @@ use futures_lite::FutureExt;
 
 use crate::context::RequestContext;
 use crate::extract::{FromRequest, Rejection};
+use crate::openapi::Operation;
 use crate::response::{IntoResponse, Response};
 use crate::validation::ValidationErrors;
 
@@ -24,15 +25,29 @@ use crate::validation::ValidationErrors;
 /// `n <= 12` and every `Ti: FromRequest`. All arguments are extracted (validation errors of
 /// all of them are collected) before the function runs.
 pub trait Handler<Args>: 'static {
+    /// What the function returns (checked against a declared response model).
+    type Output;
+
     fn call<'c>(&'c self, req: &'c mut RequestContext<'_>) -> impl Future<Output = Response> + 'c;
 
     /// Prepares every extractor (compiles validators) at registration.
     fn prepare(&self);
+
+    /// Writes what the arguments and the return type say into the route's OpenAPI operation.
+    fn describe(&self, op: &mut Operation<'_>);
+
+    /// The function's path (`my_app::read_item`): FastAPI's operation id and summary come
+    /// from the function's name.
+    fn name(&self) -> &'static str {
+        std::any::type_name::<Self>()
+    }
 }
 
 /// What a route stores: the handler with its type erased.
 pub(crate) trait ErasedHandler {
     fn call<'c>(&'c self, req: &'c mut RequestContext<'_>) -> BoxFuture<'c>;
+    fn describe(&self, op: &mut Operation<'_>);
+    fn name(&self) -> &'static str;
 }
 
 pub(crate) type BoxFuture<'c> = Pin<Box<dyn Future<Output = Response> + 'c>>;
@@ -55,6 +70,14 @@ impl<H: Handler<Args>, Args: 'static> Erased<H, Args> {
 impl<H: Handler<Args>, Args: 'static> ErasedHandler for Erased<H, Args> {
     fn call<'c>(&'c self, req: &'c mut RequestContext<'_>) -> BoxFuture<'c> {
         Box::pin(catch_panic(self.handler.call(req)))
+    }
+
+    fn describe(&self, op: &mut Operation<'_>) {
+        self.handler.describe(op);
+    }
+
+    fn name(&self) -> &'static str {
+        self.handler.name()
     }
 }
 
@@ -101,6 +124,8 @@ macro_rules! impl_handler {
             R: IntoResponse + 'static,
             $($t: FromRequest,)*
         {
+            type Output = R;
+
             async fn call<'c>(&'c self, req: &'c mut RequestContext<'_>) -> Response {
                 let mut errors = ValidationErrors::new();
                 $(
@@ -115,11 +140,16 @@ macro_rules! impl_handler {
                 if !errors.is_empty() {
                     return errors.into_response();
                 }
-                (self)($($t),*).await.into_response()
+                crate::multipart::run_with_pump(req, (self)($($t),*)).await.into_response()
             }
 
             fn prepare(&self) {
                 $($t::prepare();)*
+            }
+
+            fn describe(&self, op: &mut Operation<'_>) {
+                $($t::openapi(op);)*
+                R::openapi(op);
             }
         }
     };

@@ -82,6 +82,10 @@
 //! CLI (`--host`, `--port`, `--workers`, ...). The full guide, FastAPI side by side, is
 //! `docs/framework.md`.
 pub mod middleware;
+pub mod multipart;
+pub mod openapi;
+pub mod security;
+pub mod static_files;
 pub mod validation;
 
 mod app;
@@ -93,6 +97,8 @@ mod extract;
 mod handler;
 mod pool;
 mod response;
+mod response_model;
+mod route_doc;
 mod routing;
 mod testing;
 
@@ -110,6 +116,7 @@ pub use response::{
     ChunkStream, HeaderMap, Html, IntoHeaders, IntoResponse, Json, NoContent, Redirect, Response,
     ResponseBody, StatusCode,
 };
+pub use response_model::{HandlerExt, Returns, WithModel};
 pub use routing::{RouteError, RouteInfo, Router, Routes};
 pub use testing::{RequestBuilder, StreamingResponse, TestClient, TestResponse};
 pub use validation::{ValidationErrors, Validator};

@@ -291,6 +291,13 @@ struct Detail<'a> {
 /// `App::exception_handler` replace the response for that type.
 pub trait IntoResponse {
     fn into_response(self) -> Response;
+
+    /// Describes the responses of this type in the route's OpenAPI operation.
+    fn openapi(_op: &mut crate::openapi::Operation<'_>)
+    where
+        Self: Sized,
+    {
+    }
 }
 
 impl IntoResponse for Response {
@@ -350,11 +357,20 @@ impl<T: IntoResponse, E: IntoResponse> IntoResponse for Result<T, E> {
             Err(e) => e.into_response(),
         }
     }
+
+    fn openapi(op: &mut crate::openapi::Operation<'_>) {
+        T::openapi(op);
+        E::openapi(op);
+    }
 }
 
 impl<T: IntoResponse> IntoResponse for (StatusCode, T) {
     fn into_response(self) -> Response {
         self.1.into_response().with_status(self.0)
+    }
+
+    fn openapi(op: &mut crate::openapi::Operation<'_>) {
+        T::openapi(op);
     }
 }
 

@@ -18,6 +18,7 @@ use std::rc::Rc;
 use crate::context::{RequestContext, DEFAULT_BODY_LIMIT};
 use crate::handler::{Erased, ErasedHandler, Handler};
 use crate::middleware::{Endpoint, Middleware, Next};
+use crate::openapi::{Operation, RouteDoc};
 use crate::response::{Response, StatusCode};
 
 /// What is known about a registered route (also the input of OpenAPI generation).
@@ -48,6 +49,7 @@ pub(crate) struct RouteDef {
     info: RouteInfo,
     handler: Box<dyn ErasedHandler>,
     limit_set: bool,
+    doc: RouteDoc,
 }
 
 impl RouteDef {
@@ -65,6 +67,7 @@ impl RouteDef {
             },
             handler,
             limit_set: false,
+            doc: RouteDoc::default(),
         }
     }
 }
@@ -132,6 +135,12 @@ impl Router {
             last.info.body_limit = bytes;
             last.limit_set = true;
         }
+        self
+    }
+
+    /// The OpenAPI details of the route added just before.
+    pub(crate) fn last_doc(mut self, f: impl FnOnce(&mut RouteDoc)) -> Router {
+        crate::route_doc::apply(self.routes.last_mut().map(|r| &mut r.doc), f);
         self
     }
 
@@ -205,6 +214,12 @@ impl ErasedHandler for Unreachable {
     fn call<'c>(&'c self, _: &'c mut RequestContext<'_>) -> crate::handler::BoxFuture<'c> {
         Box::pin(async { Response::internal_error() })
     }
+
+    fn describe(&self, _: &mut Operation<'_>) {}
+
+    fn name(&self) -> &'static str {
+        ""
+    }
 }
 
 struct BoxedHandler(Box<dyn ErasedHandler>);
@@ -224,11 +239,20 @@ impl<M: Middleware> ErasedHandler for LayeredHandler<M> {
     fn call<'c>(&'c self, req: &'c mut RequestContext<'_>) -> crate::handler::BoxFuture<'c> {
         Box::pin(self.middleware.around(req, Next::new(&self.inner)))
     }
+
+    fn describe(&self, op: &mut Operation<'_>) {
+        self.inner.0.describe(op);
+    }
+
+    fn name(&self) -> &'static str {
+        self.inner.0.name()
+    }
 }
 
-struct MethodRoute {
-    info: RouteInfo,
-    handler: Box<dyn ErasedHandler>,
+pub(crate) struct MethodRoute {
+    pub(crate) info: RouteInfo,
+    pub(crate) handler: Box<dyn ErasedHandler>,
+    pub(crate) doc: RouteDoc,
 }
 
 /// Every method registered for one path template.
@@ -276,6 +300,9 @@ pub(crate) struct RouteTable {
     fallback: Option<Box<dyn ErasedHandler>>,
     exception_handlers: Vec<(TypeId, ExceptionHandler)>,
     pub(crate) redirect_slashes: bool,
+    pub(crate) openapi: crate::openapi::OpenApiConfig,
+    /// The document, built on its first request (per worker).
+    openapi_doc: std::cell::OnceCell<serde_json::Value>,
 }
 
 impl Default for RouteTable {
@@ -288,13 +315,17 @@ impl Default for RouteTable {
             fallback: None,
             exception_handlers: Vec::new(),
             redirect_slashes: true,
+            openapi: Default::default(),
+            openapi_doc: std::cell::OnceCell::new(),
         }
     }
 }
 
 impl RouteTable {
     pub(crate) fn add(&mut self, def: RouteDef) {
-        let RouteDef { info, handler, .. } = def;
+        let RouteDef {
+            info, handler, doc, ..
+        } = def;
         if !info.path.starts_with('/') {
             let msg = format!("route {} {:?} must start with '/'", info.method, info.path);
             return self.errors.push(RouteError(msg));
@@ -318,7 +349,7 @@ impl RouteTable {
             let msg = format!("route {} {} is registered twice", info.method, info.path);
             return self.errors.push(RouteError(msg));
         }
-        entry.methods.push(MethodRoute { info, handler });
+        entry.methods.push(MethodRoute { info, handler, doc });
         entry.update_allow();
         self.last = Some((index, entry.methods.len() - 1));
     }
@@ -327,6 +358,25 @@ impl RouteTable {
         if let Some((p, m)) = self.last {
             self.paths[p].methods[m].info.body_limit = bytes;
         }
+    }
+
+    /// The OpenAPI details of the route added last.
+    pub(crate) fn last_doc_mut(&mut self) -> Option<&mut RouteDoc> {
+        let (p, m) = self.last?;
+        Some(&mut self.paths[p].methods[m].doc)
+    }
+
+    /// Every route with its path template, in registration order of the paths.
+    pub(crate) fn method_routes(&self) -> impl Iterator<Item = (&str, &MethodRoute)> {
+        self.paths
+            .iter()
+            .flat_map(|p| p.methods.iter().map(move |m| (p.template.as_str(), m)))
+    }
+
+    /// The OpenAPI document (built once, then shared by every request of this worker).
+    pub(crate) fn openapi_document(&self) -> &serde_json::Value {
+        self.openapi_doc
+            .get_or_init(|| crate::openapi::build(self, &self.openapi))
     }
 
     pub(crate) fn set_fallback(&mut self, handler: Box<dyn ErasedHandler>) {
@@ -402,6 +452,9 @@ async fn dispatch<'a>(req: &mut RequestContext<'a>) -> Response {
 }
 
 async fn not_found(req: &mut RequestContext<'_>, table: &RouteTable) -> Response {
+    if let Some(res) = crate::openapi::serve(req, table) {
+        return res;
+    }
     if table.redirect_slashes {
         if let Some(location) = slash_redirect(req, table) {
             return crate::response::IntoResponse::into_response(crate::Redirect::to(location));

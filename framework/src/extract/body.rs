@@ -9,6 +9,7 @@ use serde_json::Value;
 
 use super::{params, read_body, FromRequest, Rejection};
 use crate::context::RequestContext;
+use crate::openapi::Operation;
 use crate::response::Json;
 use crate::validation::{ErrorItem, Loc, ValidationErrors, Validator};
 
@@ -38,6 +39,10 @@ use crate::validation::{ErrorItem, Loc, ValidationErrors, Validator};
 /// # let _ = app;
 /// ```
 impl<T: DeserializeOwned + JsonSchema + 'static> FromRequest for Json<T> {
+    fn openapi(op: &mut Operation<'_>) {
+        op.body_from::<T>("application/json");
+    }
+
     async fn from_request(req: &mut RequestContext<'_>) -> Result<Self, Rejection> {
         let bytes = read_body(req).await?;
         let validator = Validator::of::<T>();
@@ -129,6 +134,10 @@ fn char_offset(text: &str, line: usize, column: usize) -> usize {
 pub struct Form<T>(pub T);
 
 impl<T: DeserializeOwned + JsonSchema + 'static> FromRequest for Form<T> {
+    fn openapi(op: &mut Operation<'_>) {
+        op.body_from::<T>("application/x-www-form-urlencoded");
+    }
+
     async fn from_request(req: &mut RequestContext<'_>) -> Result<Self, Rejection> {
         let bytes = read_body(req).await?;
         params::from_pairs(form_urlencoded::parse(&bytes), "body").map(Form)

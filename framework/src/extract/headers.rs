@@ -10,6 +10,7 @@ use serde::de::DeserializeOwned;
 
 use super::{params, FromRequest, Rejection};
 use crate::context::RequestContext;
+use crate::openapi::{Operation, ParamIn};
 use crate::validation::{LocPart, Validator};
 
 /// Request headers as a struct: field `x_token` is header `x-token` (case-insensitive);
@@ -35,6 +36,10 @@ use crate::validation::{LocPart, Validator};
 pub struct Header<T>(pub T);
 
 impl<T: DeserializeOwned + JsonSchema + 'static> FromRequest for Header<T> {
+    fn openapi(op: &mut Operation<'_>) {
+        op.params_from::<T>(ParamIn::Header);
+    }
+
     async fn from_request(req: &mut RequestContext<'_>) -> Result<Self, Rejection> {
         let validator = Validator::of::<T>();
         let headers = req.scope().headers;
@@ -154,6 +159,10 @@ impl FromRequest for Cookies {
 pub struct Cookie<T>(pub T);
 
 impl<T: DeserializeOwned + JsonSchema + 'static> FromRequest for Cookie<T> {
+    fn openapi(op: &mut Operation<'_>) {
+        op.params_from::<T>(ParamIn::Cookie);
+    }
+
     async fn from_request(req: &mut RequestContext<'_>) -> Result<Self, Rejection> {
         let cookies = Cookies::parse(req);
         let pairs = cookies

@@ -21,6 +21,7 @@ pub use params::{Path, Query};
 
 use crate::context::RequestContext;
 use crate::error::HttpError;
+use crate::openapi::Operation;
 use crate::response::{IntoResponse, Response, StatusCode};
 use crate::validation::ValidationErrors;
 
@@ -103,6 +104,10 @@ pub trait FromRequest: Sized + 'static {
     /// Runs once when a route using this extractor is registered (compiles validators, so a
     /// type that cannot be validated fails at startup rather than on a request).
     fn prepare() {}
+
+    /// Describes this argument in the route's OpenAPI operation (its parameters, body or
+    /// security scheme). A dependency that calls other extractors calls their `openapi` here.
+    fn openapi(_op: &mut Operation<'_>) {}
 }
 
 /// Reads the whole body, refusing it with 413 before buffering when it is declared too large,

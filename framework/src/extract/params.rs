@@ -12,6 +12,7 @@ use serde_json::{Map, Value};
 
 use super::{FromRequest, Rejection};
 use crate::context::RequestContext;
+use crate::openapi::{Operation, ParamIn};
 use crate::validation::{Loc, LocPart, ValidationErrors, Validator};
 
 /// Path parameters: one value (`Path<u64>` for `/items/{item_id}`), a tuple in template order
@@ -35,6 +36,10 @@ use crate::validation::{Loc, LocPart, ValidationErrors, Validator};
 pub struct Path<T>(pub T);
 
 impl<T: DeserializeOwned + JsonSchema + 'static> FromRequest for Path<T> {
+    fn openapi(op: &mut Operation<'_>) {
+        op.params_from::<T>(ParamIn::Path);
+    }
+
     async fn from_request(req: &mut RequestContext<'_>) -> Result<Self, Rejection> {
         let validator = Validator::of::<T>();
         let mut errors = ValidationErrors::new();
@@ -125,6 +130,10 @@ fn path_tuple_or_scalar<T: DeserializeOwned>(
 pub struct Query<T>(pub T);
 
 impl<T: DeserializeOwned + JsonSchema + 'static> FromRequest for Query<T> {
+    fn openapi(op: &mut Operation<'_>) {
+        op.params_from::<T>(ParamIn::Query);
+    }
+
     async fn from_request(req: &mut RequestContext<'_>) -> Result<Self, Rejection> {
         let pairs = form_urlencoded::parse(req.query_string());
         from_pairs(pairs, "query").map(Query)
