@@ -96,6 +96,50 @@ impl<E: Endpoint> App<E> {
         self
     }
 
+    /// A WebSocket route (FastAPI's `@app.websocket`): `handler` is an `async fn` taking a
+    /// [`WebSocket`](crate::websocket::WebSocket) and any extractors; see `websocket.rs` for
+    /// how the handshake, errors, panics and shutdown end the socket.
+    ///
+    /// ```
+    /// use waitless::websocket::{Message, WebSocket};
+    /// use waitless::{App, Path};
+    ///
+    /// async fn room(mut ws: WebSocket<'_>, Path(name): Path<String>) -> Result<(), waitless::websocket::Error> {
+    ///     ws.send_text(&format!("welcome to {name}")).await?;
+    ///     while let Message::Text(t) = ws.recv().await? {
+    ///         let reply = t.to_uppercase();
+    ///         ws.send_text(&reply).await?;
+    ///     }
+    ///     Ok(())
+    /// }
+    /// let app = App::new().websocket("/rooms/{name}", room);
+    /// # let _ = app;
+    /// ```
+    pub fn websocket<H, A>(self, path: &str, handler: H) -> Self
+    where
+        H: crate::websocket::WebSocketHandler<A>,
+        A: 'static,
+    {
+        self.websocket_with(path, crate::websocket::Options::default(), handler)
+    }
+
+    /// A WebSocket route with handshake options: subprotocols (`options.protocols`, the first
+    /// the client also offers is chosen), extra `101` headers, message size, pings, timeouts.
+    pub fn websocket_with<H, A>(
+        mut self,
+        path: &str,
+        options: crate::websocket::Options,
+        handler: H,
+    ) -> Self
+    where
+        H: crate::websocket::WebSocketHandler<A>,
+        A: 'static,
+    {
+        self.table
+            .add(crate::websocket::route(path, options, handler));
+        self
+    }
+
     /// Sets the body limit of the route added just before (default 1 MiB; larger bodies → 413).
     pub fn body_limit(mut self, bytes: u64) -> Self {
         self.table.set_last_body_limit(bytes);
@@ -267,10 +311,20 @@ impl<E: Endpoint> gateway::App for App<E> {
         let mut ctx = RequestContext::new(&scope, body, &self.table);
         // Handlers run under `catch_unwind` (handler.rs); a panic in a middleware itself is left
         // to the gateway (500 and close), which keeps this future, copied per request, small.
-        let response = self.endpoint.call(&mut ctx).await;
+        let mut response = self.endpoint.call(&mut ctx).await;
         let background = ctx.background.take();
-        drop(ctx);
-        write_response(response, &mut res).await;
+        let mut body = ctx.into_body();
+        if let Some(session) = response.upgrade.take() {
+            // A WebSocket route: handshake and handler now, on this connection (boxed: only
+            // WebSocket calls pay for that future's size).
+            let req = Request {
+                scope: crate::websocket::copy_scope(&scope),
+                body,
+            };
+            let headers = &response.headers;
+            return Box::pin(crate::websocket::serve(session, headers, req, res)).await;
+        }
+        write_response(response, &mut res, &mut body, scope.shutdown).await;
         if let Some(tasks) = background.filter(|t| !t.is_empty()) {
             self.in_flight.begin();
             if let Err(e) = res.flush().await {
@@ -305,19 +359,31 @@ const STACK_HEADERS: usize = 32;
 
 /// Writes the response value to the gateway's responder: once, at the end.
 ///
-/// Only the streamed case is async. The complete case stays a plain function so its stack
-/// array of headers is not part of `call`'s future (a large future is copied on every request).
-async fn write_response(response: Response, res: &mut Responder<'_>) {
+/// Only the streamed case is async (and boxed: `stream.rs`). The complete case stays a plain
+/// function so its stack array of headers is not part of `call`'s future (a large future is
+/// copied on every request).
+async fn write_response(
+    response: Response,
+    res: &mut Responder<'_>,
+    body: &mut gateway::Body<'_>,
+    shutdown: gateway::ShutdownSignal<'_>,
+) {
     let Response {
         status,
         headers,
-        body,
+        body: content,
+        until_shutdown,
         ..
     } = response;
-    let result = match body {
+    let result = match content {
         ResponseBody::Stream(mut chunks) => {
             let pairs: Vec<(&str, &str)> = headers.iter().collect();
-            stream(res, status.0, &pairs, &mut chunks).await
+            let spec = crate::stream::StreamSpec {
+                status: status.0,
+                headers: &pairs,
+                until_shutdown,
+            };
+            Box::pin(crate::stream::send(res, body, shutdown, spec, &mut chunks)).await
         }
         complete => send_complete(res, status.0, &headers, complete),
     };
@@ -351,23 +417,4 @@ fn send_complete(
         }
         other => res.send(status, pairs, other.as_bytes().unwrap_or_default()),
     }
-}
-
-async fn stream(
-    res: &mut Responder<'_>,
-    status: u16,
-    headers: &[(&str, &str)],
-    chunks: &mut crate::response::ChunkStream,
-) -> Result<(), gateway::ResponseError> {
-    use futures_lite::StreamExt;
-    res.start(status, headers)?;
-    // Ends with the stream, or with the first failed write (the client went away). Each chunk
-    // is flushed: a stream's pieces (server-sent events) reach the client when produced.
-    while let Some(chunk) = chunks.next().await {
-        if !chunk.is_empty() {
-            res.write(&chunk).await?;
-            res.flush().await?;
-        }
-    }
-    res.finish().await
 }

@@ -96,6 +96,12 @@ impl<'a> RequestContext<'a> {
         self.route.map_or(DEFAULT_BODY_LIMIT, |r| r.body_limit)
     }
 
+    /// The body back, once routing and the handler are done with the context (`App::call`
+    /// streams against its disconnect, or hands it to a WebSocket handshake).
+    pub(crate) fn into_body(self) -> Body<'a> {
+        self.body
+    }
+
     /// The request body stream. Reading it is the job of one extractor; a second reader finds it
     /// consumed.
     pub fn body_mut(&mut self) -> &mut Body<'a> {

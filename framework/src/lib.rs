@@ -81,12 +81,15 @@
 //! To serve it: `waitless_gateway::main("items", || app())` in `main` gives the uvicorn-style
 //! CLI (`--host`, `--port`, `--workers`, ...). The full guide, FastAPI side by side, is
 //! `docs/framework.md`.
+pub mod broadcast;
 pub mod middleware;
 pub mod multipart;
 pub mod openapi;
 pub mod security;
+pub mod sse;
 pub mod static_files;
 pub mod validation;
+pub mod websocket;
 
 mod app;
 mod background;
@@ -100,6 +103,7 @@ mod response;
 mod response_model;
 mod route_doc;
 mod routing;
+mod stream;
 mod testing;
 
 pub use app::App;
@@ -118,6 +122,8 @@ pub use response::{
 };
 pub use response_model::{HandlerExt, Returns, WithModel};
 pub use routing::{RouteError, RouteInfo, Router, Routes};
+pub use sse::{Event, LastEventId, Sse};
 pub use testing::{RequestBuilder, StreamingResponse, TestClient, TestResponse};
 pub use validation::{ValidationErrors, Validator};
 pub use waitless_gateway as gateway;
+pub use websocket::WebSocket;

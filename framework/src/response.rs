@@ -169,6 +169,10 @@ pub struct Response {
     pub body: ResponseBody,
     /// The typed error this response was made from, for the app's exception handlers.
     pub(crate) exception: Option<Box<dyn Any>>,
+    /// A WebSocket route's handler, run by `App::call` after the handshake (`websocket.rs`).
+    pub(crate) upgrade: Option<crate::websocket::Session>,
+    /// A streamed body that ends cleanly when the worker starts shutting down (SSE).
+    pub(crate) until_shutdown: bool,
 }
 
 impl fmt::Debug for Response {
@@ -194,6 +198,8 @@ impl Response {
             headers: HeaderMap::new(),
             body,
             exception: None,
+            upgrade: None,
+            until_shutdown: false,
         }
     }
 

@@ -31,6 +31,8 @@ pub struct RouteInfo {
     pub body_limit: u64,
     /// Tags from the routers it was included through (FastAPI's `tags=`).
     pub tags: Vec<String>,
+    /// A WebSocket route (`App::websocket`): a `GET` that upgrades; not an HTTP operation.
+    pub websocket: bool,
 }
 
 /// Why the route table is invalid; reported by `App::check` and by the lifespan startup.
@@ -64,11 +66,18 @@ impl RouteDef {
                 path: path.to_owned(),
                 body_limit: DEFAULT_BODY_LIMIT,
                 tags: Vec::new(),
+                websocket: false,
             },
             handler,
             limit_set: false,
             doc: RouteDoc::default(),
         }
+    }
+
+    /// Marks a WebSocket route (see `websocket.rs`).
+    pub(crate) fn websocket(mut self) -> RouteDef {
+        self.info.websocket = true;
+        self
     }
 }
 
@@ -126,6 +135,31 @@ impl Router {
     ) -> Router {
         let def = RouteDef::new(method.into(), path, Erased::boxed(handler));
         self.routes.push(def);
+        self
+    }
+
+    /// A WebSocket route (see [`App::websocket`](crate::App::websocket)).
+    pub fn websocket<H, A>(self, path: &str, handler: H) -> Router
+    where
+        H: crate::websocket::WebSocketHandler<A>,
+        A: 'static,
+    {
+        self.websocket_with(path, crate::websocket::Options::default(), handler)
+    }
+
+    /// A WebSocket route with handshake options (subprotocols, headers, limits).
+    pub fn websocket_with<H, A>(
+        mut self,
+        path: &str,
+        options: crate::websocket::Options,
+        handler: H,
+    ) -> Router
+    where
+        H: crate::websocket::WebSocketHandler<A>,
+        A: 'static,
+    {
+        self.routes
+            .push(crate::websocket::route(path, options, handler));
         self
     }
 

@@ -73,7 +73,7 @@ pub(crate) fn build(table: &RouteTable, config: &OpenApiConfig) -> Value {
     let mut validates = false;
     for (template, route) in table.method_routes() {
         let method = route.info.method.to_ascii_lowercase();
-        if route.doc.hidden || !METHODS.contains(&method.as_str()) {
+        if route.doc.hidden || route.info.websocket || !METHODS.contains(&method.as_str()) {
             continue;
         }
         let (op, v) = operation(template, &method, route, &mut components, &mut ids);
