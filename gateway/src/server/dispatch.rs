@@ -96,10 +96,12 @@ impl<A: App> Conn<A> {
                 return Err(Step::Close);
             }
         };
-        if head.framing != BodyFraming::None && read.len() - (self.start + head.len) < MIN_BODY_ROOM
-        {
+        let no_room = read.len() - (self.start + head.len) < MIN_BODY_ROOM;
+        if (head.framing != BodyFraming::None && no_room) || head.upgrade {
             // A head that (nearly) fills the buffer would leave its body no room: move it to
-            // the front and grow (offsets in `head` and `spans` are relative to the head).
+            // the front and grow (offsets in `head` and `spans` are relative to the head). An
+            // upgrade offer grows too: after a `101` this buffer is the protocol's for the rest
+            // of the connection, and a 16 KiB WebSocket message should take one read, not three.
             let max = self.worker.pool.max_read_size;
             (self.start, self.end) = bufs.grow_read(self.start, self.end, max);
         }
