@@ -93,6 +93,7 @@ pub mod websocket;
 
 mod app;
 mod background;
+mod body_stream;
 mod buffers;
 mod context;
 mod error;
@@ -108,6 +109,7 @@ mod testing;
 
 pub use app::App;
 pub use background::BackgroundTasks;
+pub use body_stream::{BodyStream, BodyStreamError};
 pub use context::{RequestContext, DEFAULT_BODY_LIMIT};
 pub use error::HttpError;
 pub use extract::{

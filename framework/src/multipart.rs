@@ -79,16 +79,13 @@ impl Queue {
         // A poisoned lock only means a handler panicked mid-read; the data is still consistent.
         self.0.lock().unwrap_or_else(|e| e.into_inner())
     }
-}
 
-/// multer's input: the queue, as a stream.
-struct Feed(Queue);
-
-impl Stream for Feed {
-    type Item = Result<Bytes, std::io::Error>;
-
-    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        let mut s = self.0.lock();
+    /// The next chunk the pump delivered (`None` at the end of the body).
+    pub(crate) fn poll_chunk(
+        &self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Bytes, std::io::Error>>> {
+        let mut s = self.lock();
         if let Some(item) = s.chunks.pop_front() {
             if let Some(w) = s.writer.take() {
                 w.wake();
@@ -100,6 +97,22 @@ impl Stream for Feed {
         }
         s.reader = Some(cx.waker().clone());
         Poll::Pending
+    }
+
+    /// Whether the body failed for growing past the route's limit.
+    pub(crate) fn too_large(&self) -> bool {
+        self.lock().too_large
+    }
+}
+
+/// multer's input: the queue, as a stream.
+struct Feed(Queue);
+
+impl Stream for Feed {
+    type Item = Result<Bytes, std::io::Error>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.0.poll_chunk(cx)
     }
 }
 
