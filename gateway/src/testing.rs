@@ -42,7 +42,6 @@ use std::future::poll_fn;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::rc::Rc;
-use std::task::Poll;
 use std::time::Duration;
 
 use futures_lite::FutureExt;
@@ -150,23 +149,7 @@ impl<A: App> TestServer<A> {
     pub async fn shutdown(&self) -> bool {
         let worker = &*self.worker;
         worker.shared.shutdown.start();
-        let drained = async {
-            poll_fn(|cx| {
-                if worker.open.get() == 0 {
-                    Poll::Ready(())
-                } else {
-                    *worker.drained.borrow_mut() = Some(cx.waker().clone());
-                    Poll::Pending
-                }
-            })
-            .await;
-            true
-        };
-        let expired = async {
-            waitless_reactor::sleep(worker.config.graceful_timeout).await;
-            false
-        };
-        let finished = drained.or(expired).await;
+        let finished = worker.drain().await;
         worker.app.shutdown(&worker.state).await;
         finished
     }

@@ -4,45 +4,31 @@
 //! in a value would let a request smuggle a second response), and this runs per header per
 //! response. One indexed load per byte keeps it off the profile.
 
+/// A `[bool; 256]` lookup table from a predicate on the byte `$c` (built at compile time).
+macro_rules! byte_table {
+    ($c:ident => $e:expr) => {{
+        let mut t = [false; 256];
+        let mut b = 0;
+        while b < 256 {
+            let $c = b as u8;
+            t[b] = $e;
+            b += 1;
+        }
+        t
+    }};
+}
+pub(crate) use byte_table;
+
 /// RFC 9110 `tchar`s.
-const TCHAR: [bool; 256] = {
-    let mut t = [false; 256];
-    let mut b = 0;
-    while b < 256 {
-        let c = b as u8;
-        t[b] = c.is_ascii_alphanumeric()
-            || matches!(
-                c,
-                b'!' | b'#'
-                    | b'$'
-                    | b'%'
-                    | b'&'
-                    | b'\''
-                    | b'*'
-                    | b'+'
-                    | b'-'
-                    | b'.'
-                    | b'^'
-                    | b'_'
-                    | b'`'
-                    | b'|'
-                    | b'~'
-            );
-        b += 1;
-    }
-    t
-};
+const TCHAR: [bool; 256] = byte_table!(c => c.is_ascii_alphanumeric()
+|| matches!(
+    c,
+    b'!' | b'#' | b'$' | b'%' | b'&' | b'\'' | b'*' | b'+' | b'-' | b'.' | b'^' | b'_' | b'`'
+        | b'|' | b'~'
+));
 
 /// Bytes allowed in a field value: VCHAR, SP, HTAB and obs-text; no CTL (so no CR, LF, NUL, DEL).
-const FIELD_BYTE: [bool; 256] = {
-    let mut t = [false; 256];
-    let mut b = 0;
-    while b < 256 {
-        t[b] = b == b'\t' as usize || (b >= 0x20 && b != 0x7f);
-        b += 1;
-    }
-    t
-};
+const FIELD_BYTE: [bool; 256] = byte_table!(c => c == b'\t' || (c >= 0x20 && c != 0x7f));
 
 /// Whether `name` is a non-empty token (a valid header name or method).
 pub(crate) fn is_token(name: &[u8]) -> bool {

@@ -7,7 +7,7 @@
 
 use std::mem::MaybeUninit;
 
-use super::header::trim;
+use super::header::{byte_table, trim};
 use super::{HeaderSpan, Version};
 
 /// Upper bound on header lines (the array lives on the stack during parsing).
@@ -298,37 +298,12 @@ fn split_target(target: &[u8], range: Span, options: bool) -> Result<Target, Rej
 /// RFC 3986 `host [":" port]` bytes: reg-name (unreserved, sub-delims, `%`), `:` and the
 /// brackets of an IP-literal — so no space, `/`, `@`, `?`, `#` or control byte. A table: this
 /// runs on every request's `Host`.
-const AUTHORITY_BYTE: [bool; 256] = {
-    let mut t = [false; 256];
-    let mut b = 0;
-    while b < 256 {
-        let c = b as u8;
-        t[b] = c.is_ascii_alphanumeric()
-            || matches!(
-                c,
-                b'-' | b'.'
-                    | b'_'
-                    | b'~'
-                    | b'!'
-                    | b'$'
-                    | b'&'
-                    | b'\''
-                    | b'('
-                    | b')'
-                    | b'*'
-                    | b'+'
-                    | b','
-                    | b';'
-                    | b'='
-                    | b'%'
-                    | b':'
-                    | b'['
-                    | b']'
-            );
-        b += 1;
-    }
-    t
-};
+const AUTHORITY_BYTE: [bool; 256] = byte_table!(c => c.is_ascii_alphanumeric()
+|| matches!(
+    c,
+    b'-' | b'.' | b'_' | b'~' | b'!' | b'$' | b'&' | b'\'' | b'(' | b')' | b'*' | b'+' | b','
+        | b';' | b'=' | b'%' | b':' | b'[' | b']'
+));
 
 /// Whether `v` is a valid `Host` / URI authority. Empty is allowed (RFC 9112 §3.2: `Host:` may
 /// be empty).

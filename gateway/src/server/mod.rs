@@ -11,12 +11,11 @@ mod proxy;
 pub(crate) mod worker;
 
 use std::cell::RefCell;
-use std::future::{poll_fn, Future};
+use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::os::unix::net::UnixListener;
 use std::rc::Rc;
-use std::task::Poll;
 use std::time::Duration;
 
 use futures_lite::FutureExt;
@@ -178,23 +177,7 @@ impl Server {
         drop(listener);
         worker.shared.shutdown.start();
         let in_flight = worker.open.get();
-        let drained = async {
-            poll_fn(|cx| {
-                if worker.open.get() == 0 {
-                    Poll::Ready(())
-                } else {
-                    *worker.drained.borrow_mut() = Some(cx.waker().clone());
-                    Poll::Pending
-                }
-            })
-            .await;
-            true
-        };
-        let expired = async {
-            sleep(worker.config.graceful_timeout).await;
-            false
-        };
-        if !drained.or(expired).await {
+        if !worker.drain().await {
             log::warn!(
                 "waitless: graceful timeout: {} of {in_flight} connections still open",
                 worker.open.get()

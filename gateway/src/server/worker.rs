@@ -1,6 +1,10 @@
 //! What every connection of one worker (one thread, one event loop) shares.
 
 use std::cell::{Cell, RefCell};
+use std::future::poll_fn;
+use std::task::Poll;
+
+use futures_lite::FutureExt;
 use std::net::SocketAddr;
 use std::task::Waker;
 
@@ -62,6 +66,28 @@ impl<A> Worker<A> {
                 w.wake();
             }
         }
+    }
+
+    /// Waits until every connection closed, at most `graceful_timeout`; false if some were
+    /// still open then (the shutdown of `Server::run_until` and `TestServer::shutdown`).
+    pub(crate) async fn drain(&self) -> bool {
+        let drained = async {
+            poll_fn(|cx| {
+                if self.open.get() == 0 {
+                    Poll::Ready(())
+                } else {
+                    *self.drained.borrow_mut() = Some(cx.waker().clone());
+                    Poll::Pending
+                }
+            })
+            .await;
+            true
+        };
+        let expired = async {
+            waitless_reactor::sleep(self.config.graceful_timeout).await;
+            false
+        };
+        drained.or(expired).await
     }
 
     /// Counts a served request; starts recycling the worker at `limit_max_requests`.

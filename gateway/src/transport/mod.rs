@@ -107,6 +107,15 @@ fn rdhup(fd: std::os::fd::RawFd) -> bool {
     n > 0 && pfd.revents & (libc::POLLRDHUP | libc::POLLHUP | libc::POLLERR) != 0
 }
 
+/// Resolves after `timeout` with the error a stalled write reports.
+async fn send_timed_out<T>(timeout: Duration) -> io::Result<T> {
+    sleep(timeout).await;
+    Err(io::Error::new(
+        io::ErrorKind::TimedOut,
+        "no write progress within the send timeout",
+    ))
+}
+
 /// A transport plus the server's write rule.
 pub(crate) struct Io {
     pub(crate) transport: Transport,
@@ -142,26 +151,14 @@ impl Io {
     /// The slow path of `write_all`: the peer's window is full; wait, bounded by the timeout.
     async fn write_blocked(&self, bytes: &[u8]) -> io::Result<usize> {
         poll_fn(|cx| self.transport.poll_write(cx, bytes))
-            .or(async {
-                sleep(self.send_timeout).await;
-                Err(io::Error::new(
-                    io::ErrorKind::TimedOut,
-                    "no write progress within the send timeout",
-                ))
-            })
+            .or(send_timed_out(self.send_timeout))
             .await
     }
 
     /// Flushes a layered transport (a no-op for plain sockets).
     pub(crate) async fn flush(&self) -> io::Result<()> {
         poll_fn(|cx| self.transport.poll_flush(cx))
-            .or(async {
-                sleep(self.send_timeout).await;
-                Err(io::Error::new(
-                    io::ErrorKind::TimedOut,
-                    "no write progress within the send timeout",
-                ))
-            })
+            .or(send_timed_out(self.send_timeout))
             .await
     }
 
