@@ -50,7 +50,6 @@
 
 pub mod channel;
 mod executor;
-#[allow(unsafe_code)] // pinning the future inside the one-allocation task cell
 mod task;
 #[allow(unsafe_code)] // the RawWaker vtable and the leaked Remote table
 mod waker;

@@ -3,7 +3,8 @@
 //! A task is exactly one heap allocation: a `TaskCell<F>` holding either the running future or
 //! its output, boxed as `dyn Erased` so that tasks of every type share one slab. The `JoinHandle`
 //! is just the task's key; it reaches the output through the slab and moves it out with a typed
-//! `Any` downcast, so no second allocation (no `Rc<RefCell<Option<T>>>`) is needed.
+//! `Any` downcast, so no second allocation (no `Rc<RefCell<Option<T>>>`) is needed. The future is
+//! pinned inside the cell through `pin-project-lite` projections: this file has no `unsafe`.
 
 use std::any::Any;
 use std::fmt;
@@ -13,6 +14,8 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::sync::{Mutex, PoisonError};
 use std::task::{Context, Poll};
+
+use pin_project_lite::pin_project;
 
 /// Why a task produced no value: it was cancelled, or it panicked.
 ///
@@ -123,22 +126,39 @@ pub(crate) trait Erased {
     fn panic_message(&self) -> Option<String>;
 }
 
-enum Stage<F: Future> {
-    Running(F),
-    Done(Result<F::Output, JoinError>),
-    Taken,
+pin_project! {
+    /// Where a task is in its life. Only `Running` holds a pinned field; the other stages are moved
+    /// freely (the output is moved out by `project_replace`, which drops nothing that is pinned).
+    #[project = StageProj]
+    #[project_replace = StageReplace]
+    enum Stage<F: Future> {
+        Running { #[pin] future: F },
+        Done { result: Result<F::Output, JoinError> },
+        Taken,
+    }
 }
 
-pub(crate) struct TaskCell<F: Future> {
-    stage: Stage<F>,
+pin_project! {
+    pub(crate) struct TaskCell<F: Future> {
+        #[pin]
+        stage: Stage<F>,
+    }
 }
 
 impl<F: Future> TaskCell<F> {
     pub(crate) fn new(future: F) -> TaskCell<F> {
         TaskCell {
-            stage: Stage::Running(future),
+            stage: Stage::Running { future },
         }
     }
+}
+
+/// Drops the future in place (a panic in its `Drop` is caught: the task is over either way) and
+/// stores `result`. An assignment whose drop unwinds still writes the new value, so the stage is
+/// never left holding a dropped future.
+fn finish<F: Future>(mut stage: Pin<&mut Stage<F>>, result: Result<F::Output, JoinError>) {
+    let _ = catch_unwind(AssertUnwindSafe(|| stage.as_mut().set(Stage::Taken)));
+    stage.set(Stage::Done { result });
 }
 
 impl<F> Erased for TaskCell<F>
@@ -147,40 +167,31 @@ where
     F::Output: 'static,
 {
     fn poll_task(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        // SAFETY: the future inside `Stage::Running` is never moved: it is polled in place and
-        // only ever dropped in place (by assigning a new stage), which the pin contract allows.
-        let this = unsafe { self.get_unchecked_mut() };
-        let Stage::Running(future) = &mut this.stage else {
+        let mut stage = self.project().stage;
+        let StageProj::Running { future } = stage.as_mut().project() else {
             return Poll::Ready(());
         };
-        // SAFETY: see above.
-        let future = unsafe { Pin::new_unchecked(future) };
         let result = match catch_unwind(AssertUnwindSafe(|| future.poll(cx))) {
             Ok(Poll::Pending) => return Poll::Pending,
             Ok(Poll::Ready(v)) => Ok(v),
             Err(payload) => Err(JoinError::panicked(payload)),
         };
-        // Dropping the finished future may itself panic; the task is over either way.
-        let _ = catch_unwind(AssertUnwindSafe(|| this.stage = Stage::Taken));
-        this.stage = Stage::Done(result);
+        finish(stage, result);
         Poll::Ready(())
     }
 
     fn cancel(self: Pin<&mut Self>) {
-        // SAFETY: the future is dropped in place, never moved.
-        let this = unsafe { self.get_unchecked_mut() };
-        if let Stage::Running(_) = this.stage {
-            let _ = catch_unwind(AssertUnwindSafe(|| this.stage = Stage::Taken));
-            this.stage = Stage::Done(Err(JoinError::cancelled()));
+        let stage = self.project().stage;
+        if let Stage::Running { .. } = *stage {
+            finish(stage, Err(JoinError::cancelled()));
         }
     }
 
     fn take_output(self: Pin<&mut Self>, out: &mut dyn Any) {
-        // SAFETY: only a finished stage (no future) is moved out of.
-        let this = unsafe { self.get_unchecked_mut() };
+        let stage = self.project().stage;
         if let Some(slot) = out.downcast_mut::<Option<Result<F::Output, JoinError>>>() {
-            if let Stage::Done(_) = this.stage {
-                if let Stage::Done(result) = std::mem::replace(&mut this.stage, Stage::Taken) {
+            if let Stage::Done { .. } = *stage {
+                if let StageReplace::Done { result } = stage.project_replace(Stage::Taken) {
                     *slot = Some(result);
                 }
             }
@@ -189,7 +200,7 @@ where
 
     fn panic_message(&self) -> Option<String> {
         match &self.stage {
-            Stage::Done(Err(e)) if e.is_panic() => Some(e.to_string()),
+            Stage::Done { result: Err(e) } if e.is_panic() => Some(e.to_string()),
             _ => None,
         }
     }

@@ -59,6 +59,39 @@ fn a_panic_dropping_a_detached_tasks_output_stays_inside_the_executor() {
 }
 
 #[test]
+fn a_panic_dropping_a_finished_or_cancelled_future_keeps_its_result() {
+    struct Bomb;
+    impl Drop for Bomb {
+        fn drop(&mut self) {
+            panic!("boom dropping the future");
+        }
+    }
+    block_on(async {
+        // The future finishes with 7; dropping it afterwards (outside its poll) panics.
+        let done = spawn(std::future::poll_fn({
+            let bomb = Bomb;
+            move |_| {
+                let _keep = &bomb;
+                Poll::Ready(7)
+            }
+        }));
+        assert_eq!(
+            done.await.expect("the output survives its future's drop"),
+            7
+        );
+
+        // Cancelled while parked: the drop panics, the handle still reports Cancelled.
+        let parked = spawn(async {
+            let _bomb = Bomb;
+            std::future::pending::<()>().await;
+        });
+        yield_now().await;
+        parked.cancel();
+        assert!(parked.await.expect_err("cancelled").is_cancelled());
+    });
+}
+
+#[test]
 fn a_stale_waker_from_a_dead_executor_does_not_poll_a_new_one() {
     // Thread A's executor dies leaving a waker of its first task behind.
     let stale: Waker = std::thread::spawn(|| {

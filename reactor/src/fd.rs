@@ -1,7 +1,7 @@
 //! `Async<T>`: any file descriptor (socket, pipe, unix socket) as an async reader/writer.
 //!
 //! Why one generic wrapper: the reactor only cares about an fd and its readiness, so TCP streams,
-//! pipes to a worker process and unix sockets all share one implementation of the read/write
+//! pipes to a child process and unix sockets all share one implementation of the read/write
 //! rules below. The syscalls are issued on the raw fd, so `T` only needs to own it (`AsFd`).
 //!
 //! The edge-triggered contract ("read until `WouldBlock`") is kept without paying for the
@@ -12,7 +12,11 @@
 //! datagram or seqpacket socket a short read is one message among several still queued, and on a
 //! tty, an inotify fd or a signalfd reads return whole records, so there only `WouldBlock`
 //! clears readiness. A read of 0 bytes (end of stream) keeps the source ready, so every later
-//! read returns 0 at once.
+//! read returns 0 at once. The short-read rule also needs the poller to report a peer's
+//! half-close as its own event (epoll's `EPOLLRDHUP`, cached as sticky `READ_CLOSED`): a FIN that
+//! arrives right behind the data shares the data's edge, and without that bit nothing would wake
+//! the reader again. The portable `polling` backend has no such event, so there reads go on until
+//! `WouldBlock` or end of stream.
 
 use std::fmt;
 use std::future::poll_fn;
@@ -205,12 +209,16 @@ impl<T: AsFd> Async<T> {
     }
 
     /// Reads into `buf`; on a stream socket or pipe a short read marks the fd drained (no
-    /// `WouldBlock` syscall follows).
+    /// `WouldBlock` syscall follows) where the poller reports a peer's half-close separately.
     pub fn poll_read(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
         let fd = self.raw();
         let res = poll_io(&self.state, Direction::Read, cx, || sys::read(fd, buf));
         if let Poll::Ready(Ok(n)) = res {
-            if self.kind.short_io_drains && n > 0 && n < buf.len() {
+            if self.kind.short_io_drains
+                && sys::Poller::REPORTS_READ_CLOSED
+                && n > 0
+                && n < buf.len()
+            {
                 self.state.clear(Direction::Read);
             }
         }

@@ -20,7 +20,7 @@
 //! * Timers ([`sleep`], [`timeout`], [`Interval`]) live in the same reactor; the next deadline bounds
 //!   the wait.
 //! * A [`Notifier`] lets another thread interrupt the wait (the executor's remote wakes and the
-//!   worker pool use it).
+//!   thread pool of `waitless-pool` use it).
 //!
 //! The reactor is driven by [`turn`]: an executor calls it when it has nothing left to run. The
 //! `waitless-executor` crate does that for you; [`block_on`] here runs a single future for

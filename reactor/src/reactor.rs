@@ -11,10 +11,10 @@
 //! nothing else.
 //!
 //! Why notifiers are recycled, never freed: a [`Notifier`] is used from other threads (the
-//! executor's remote wakes, the worker pool), possibly after the loop it belongs to is gone. Each
-//! notifier is one leaked allocation holding an `eventfd`; when a reactor dies its notifier goes
-//! to a free list and the next reactor created on any thread takes it and attaches it to its
-//! own poller. So a `Notifier` is a plain `&'static` reference: cloning and notifying touch no
+//! executor's remote wakes, `waitless-pool`'s threads), possibly after the loop it belongs to is
+//! gone. Each notifier is one leaked allocation holding an `eventfd`; when a reactor dies its
+//! notifier goes to a free list and the next reactor created on any thread takes it and attaches
+//! it to its own poller. So a `Notifier` is a plain `&'static` reference: cloning and notifying touch no
 //! reference count, and a notification through a stale handle wakes some live loop once for
 //! nothing (a spurious turn), never freed memory. The number of notifiers ever allocated is the
 //! peak number of reactors alive at once.

@@ -245,10 +245,27 @@ fn vectored_write_gathers_buffers() -> io::Result<()> {
 }
 
 #[test]
-#[cfg_attr(
-    waitless_polling_backend,
-    ignore = "known bug: hangs on the portable `polling` backend (see docs/reactor.md)"
-)]
+fn end_of_stream_right_behind_the_data_is_seen_after_a_short_read() -> io::Result<()> {
+    // The peer writes and shuts down before the reader looks: data and FIN share one readable
+    // edge. The first read is short (the data); the next must return 0, not wait for an edge that
+    // will never come (the portable backend used to hang here, see docs/reactor.md).
+    block_on(timeout(LIMIT, async {
+        let listener = TcpListener::bind(localhost())?;
+        let addr = listener.local_addr()?;
+        let mut client = TcpStream::connect(addr).await?;
+        let (mut server, _) = listener.accept().await?;
+        client.write_all(&[1u8; 1000]).await?;
+        client.close().await?;
+        waitless_reactor::sleep(Duration::from_millis(50)).await;
+        let mut buf = vec![0u8; 64 * 1024];
+        assert_eq!(server.read(&mut buf).await?, 1000);
+        assert_eq!(server.read(&mut buf).await?, 0);
+        io::Result::Ok(())
+    }))
+    .expect("test timed out")
+}
+
+#[test]
 fn large_transfer_respects_backpressure() -> io::Result<()> {
     // 8 MiB through a socket whose reader starts late: the writer must wait for writability
     // (short writes) rather than spin or fail.

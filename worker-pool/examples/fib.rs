@@ -26,7 +26,7 @@ fn fib_with_pid(n: u32) -> (u64, u32) {
 const FIB: Job<u32, (u64, u32)> = Job::new("fib", fib_with_pid);
 
 fn main() {
-    // First thing in main: in a worker process this serves jobs and never returns.
+    // First thing in main: in a pool process this serves jobs and never returns.
     waitless_pool::init(Registry::new().register(FIB));
 
     let n: u32 = std::env::args()
@@ -38,7 +38,7 @@ fn main() {
         .build()
         .expect("thread pool");
     let processes = ProcessPool::builder()
-        .workers(2)
+        .processes(2)
         .build()
         .expect("process pool");
     println!("loop process: pid {}", std::process::id());

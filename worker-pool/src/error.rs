@@ -15,15 +15,15 @@ pub enum PoolError {
     QueueFull,
     /// The job panicked; the payload's message (`&str`/`String` payloads, else a placeholder).
     Panicked(String),
-    /// The worker process running the job died (abort, a signal such as SIGSEGV or SIGKILL, OOM
+    /// The pool process running the job died (abort, a signal such as SIGSEGV or SIGKILL, OOM
     /// kill, or an exit). It has been reaped and replaced.
-    WorkerDied {
+    ProcessDied {
         /// The signal that killed it, if a signal did.
         signal: Option<i32>,
         /// Its exit code, if it exited.
         exit_code: Option<i32>,
     },
-    /// The job ran longer than its timeout; its worker process was killed and replaced.
+    /// The job ran longer than its timeout; its pool process was killed and replaced.
     Timeout,
     /// The pool was shut down before the job could run.
     ShutDown,
@@ -31,9 +31,10 @@ pub enum PoolError {
     UnknownJob(String),
     /// The argument or the result could not be (de)serialized (process pool).
     Codec(String),
-    /// A worker sent a malformed or oversized frame; the worker was killed and replaced.
+    /// A pool process sent a malformed or oversized frame; the pool process was killed and
+    /// replaced.
     Protocol(String),
-    /// A worker process could not be started.
+    /// A pool process could not be started.
     Spawn(io::Error),
 }
 
@@ -42,20 +43,20 @@ impl fmt::Display for PoolError {
         match self {
             PoolError::QueueFull => f.write_str("the pool's queue is full"),
             PoolError::Panicked(msg) => write!(f, "the job panicked: {msg}"),
-            PoolError::WorkerDied {
+            PoolError::ProcessDied {
                 signal: Some(sig), ..
-            } => write!(f, "the worker process was killed by signal {sig}"),
-            PoolError::WorkerDied {
+            } => write!(f, "the pool process was killed by signal {sig}"),
+            PoolError::ProcessDied {
                 exit_code: Some(code),
                 ..
-            } => write!(f, "the worker process exited with code {code}"),
-            PoolError::WorkerDied { .. } => f.write_str("the worker process died"),
-            PoolError::Timeout => f.write_str("the job timed out; its worker was replaced"),
+            } => write!(f, "the pool process exited with code {code}"),
+            PoolError::ProcessDied { .. } => f.write_str("the pool process died"),
+            PoolError::Timeout => f.write_str("the job timed out; its pool process was replaced"),
             PoolError::ShutDown => f.write_str("the pool is shut down"),
             PoolError::UnknownJob(name) => write!(f, "no job named {name:?} is registered"),
             PoolError::Codec(msg) => write!(f, "job argument or result encoding failed: {msg}"),
-            PoolError::Protocol(msg) => write!(f, "worker protocol error: {msg}"),
-            PoolError::Spawn(e) => write!(f, "cannot start a worker process: {e}"),
+            PoolError::Protocol(msg) => write!(f, "pool process protocol error: {msg}"),
+            PoolError::Spawn(e) => write!(f, "cannot start a pool process: {e}"),
         }
     }
 }

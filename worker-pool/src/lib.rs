@@ -13,15 +13,15 @@
 //!   closures on a work-stealing pool of OS threads (crossbeam-deque). Rust has no GIL, so these
 //!   threads run in parallel; the result comes back through a cross-thread wake of the loop.
 //! * [`ProcessPool`] (the seed's `ProcessPoolExecutor`, "무거운 CPU 작업"): registered, typed
-//!   functions in worker processes. Slower per job than a thread, but a job that aborts,
-//!   segfaults or leaks takes only its own worker down; the pool replaces it and keeps serving
-//!   (where Python's pool raises `BrokenProcessPool`).
-//! * The seed's last step, a separate worker tier ("완전 분리 구조": a queue and worker servers),
+//!   functions in pool processes. Slower per job than a thread, but a job that aborts, segfaults or
+//!   leaks takes only its own pool process down; the pool replaces it and keeps serving (where
+//!   Python's pool raises `BrokenProcessPool`).
+//! * The seed's last step, a separate tier ("완전 분리 구조": a queue and job servers of their own),
 //!   is outside this crate; `docs/worker-pool.md` says when to reach for it.
 //!
 //! ## Example
 //!
-//! A process pool needs [`init`] at the top of `main` (workers re-execute the binary; see
+//! A process pool needs [`init`] at the top of `main` (pool processes re-execute the binary; see
 //! [`init`] and [`Registry`]). A thread pool needs nothing:
 //!
 //! ```
@@ -62,6 +62,7 @@ mod thread;
 
 pub use error::PoolError;
 pub use process::{
-    init, is_worker, Job, JobFuture, ProcessPool, ProcessPoolBuilder, Registry, DEFAULT_MAX_FRAME,
+    init, is_pool_process, Job, JobFuture, ProcessPool, ProcessPoolBuilder, Registry,
+    DEFAULT_MAX_FRAME,
 };
 pub use thread::{JobHandle, ThreadPool, ThreadPoolBuilder};

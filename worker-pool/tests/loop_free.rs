@@ -8,7 +8,7 @@
 //! time slice or two, never by a whole job); in (c) a wake-up waits for most of a fib, and the
 //! test shows that delay. Typical figures on a quiet machine: 5–9 ms vs ~490 ms.
 //!
-//! `harness = false` (see `common/mod.rs`): workers re-execute this binary, so `main` calls
+//! `harness = false` (see `common/mod.rs`): pool processes re-execute this binary, so `main` calls
 //! `waitless_pool::init` first.
 
 mod common;
@@ -89,8 +89,8 @@ where
 fn process_pool_leaves_the_loop_free() {
     let (n, took) = calibrate();
     println!("  fib({n}) takes {took:?} inline");
-    let pool = ProcessPool::builder().workers(2).build().unwrap();
-    // Start the workers before measuring (process start-up is not the point here).
+    let pool = ProcessPool::builder().processes(2).build().unwrap();
+    // Start the pool processes before measuring (process start-up is not the point here).
     block_on(async { pool.run(FIB, 1).await.unwrap() });
     let (results, worst) = with_ticker(|| async {
         let jobs: Vec<_> = (0..4).map(|_| pool.run(FIB, n)).collect();

@@ -1,8 +1,8 @@
-//! ProcessPool against real worker processes: every failure mode provoked for real.
+//! ProcessPool against real pool processes: every failure mode provoked for real.
 //!
 //! `harness = false` (see `common/mod.rs` for why): `main` calls `waitless_pool::init` first, so
-//! when the pool re-executes this binary as a worker, the worker serves jobs instead of running
-//! the tests. No test uses a sleep to synchronise: jobs report what they did through their
+//! when the pool re-executes this binary as a pool process, the pool process serves jobs instead of
+//! running the tests. No test uses a sleep to synchronise: jobs report what they did through their
 //! results, and exits are observed through pidfds and `waitpid`.
 
 mod common;
@@ -37,7 +37,7 @@ fn pid(_: ()) -> u32 {
 
 static BUMPS: AtomicU64 = AtomicU64::new(0);
 
-/// Counts the calls in this worker process.
+/// Counts the calls in this pool process.
 fn bump(_: ()) -> u64 {
     BUMPS.fetch_add(1, Ordering::SeqCst) + 1
 }
@@ -85,7 +85,7 @@ fn spin(announce: bool) {
     }
 }
 
-/// Tells a listener at `path` this worker's pid, then spins until killed.
+/// Tells a listener at `path` this pool process's pid, then spins until killed.
 fn spin_after_connect(path: String) {
     use std::io::Write;
     if let Ok(mut s) = std::os::unix::net::UnixStream::connect(path) {
@@ -94,7 +94,7 @@ fn spin_after_connect(path: String) {
     spin(false)
 }
 
-/// Holds the worker for `ms` milliseconds (occupies it; nothing waits on this as a signal).
+/// Holds the pool process for `ms` milliseconds (occupies it; nothing waits on this as a signal).
 fn hold(ms: u64) -> u64 {
     std::thread::sleep(Duration::from_millis(ms));
     ms
@@ -115,9 +115,9 @@ fn mirror(p: Point) -> Point {
     }
 }
 
-/// Writes a broken frame straight onto this worker's socket, then waits to be killed.
+/// Writes a broken frame straight onto this pool process's socket, then waits to be killed.
 fn garbage(kind: u32) {
-    let fd: i32 = std::env::var("WAITLESS_POOL_WORKER")
+    let fd: i32 = std::env::var("WAITLESS_POOL_PROCESS")
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(-1);
@@ -127,7 +127,7 @@ fn garbage(kind: u32) {
         // A one-byte body with an unknown status.
         _ => vec![1, 0, 0, 0, 99],
     };
-    // SAFETY: writes `bytes` to the fd the pool gave this worker.
+    // SAFETY: writes `bytes` to the fd the pool gave this pool process.
     unsafe {
         libc::write(fd, bytes.as_ptr().cast(), bytes.len());
     }
@@ -152,7 +152,7 @@ const GARBAGE: Job<u32, ()> = Job::new("garbage", garbage);
 fn fib_of_text(_: String) -> u64 {
     0
 }
-/// Same name as FIB, different argument type: the worker cannot decode the argument.
+/// Same name as FIB, different argument type: the pool process cannot decode the argument.
 const FIB_WRONG_ARGS: Job<String, u64> = Job::new("fib", fib_of_text);
 /// Never registered.
 const NOT_REGISTERED: Job<u32, u64> = Job::new("not-registered", fib);
@@ -177,8 +177,8 @@ fn registry() -> Registry {
 
 // ---- helpers ---------------------------------------------------------------------------------
 
-fn pool(workers: usize) -> ProcessPool {
-    ProcessPool::builder().workers(workers).build().unwrap()
+fn pool(processes: usize) -> ProcessPool {
+    ProcessPool::builder().processes(processes).build().unwrap()
 }
 
 /// True once `pid` is neither running nor a zombie (it was reaped).
@@ -187,7 +187,7 @@ fn is_gone(pid: u32) -> bool {
 }
 
 fn died_by(err: &PoolError, sig: i32) -> bool {
-    matches!(err, PoolError::WorkerDied { signal: Some(s), .. } if *s == sig)
+    matches!(err, PoolError::ProcessDied { signal: Some(s), .. } if *s == sig)
 }
 
 /// Waits (bounded) until every pid in `pids` has exited, using pidfds: no polling loop.
@@ -236,26 +236,29 @@ fn typed_results_round_trip() {
                 label: "cba".into()
             }
         );
-        let worker = pool.run(PID, ()).await.unwrap();
-        assert_ne!(worker, std::process::id(), "ran in another process");
-        assert!(pool.worker_pids().contains(&worker));
+        let pid = pool.run(PID, ()).await.unwrap();
+        assert_ne!(pid, std::process::id(), "ran in another process");
+        assert!(pool.pids().contains(&pid));
     });
 }
 
-fn abort_fails_one_job_and_the_worker_is_replaced() {
+fn abort_fails_one_job_and_the_process_is_replaced() {
     let pool = pool(1);
     block_on(async {
         let before = pool.run(PID, ()).await.unwrap();
         let err = pool.run(ABORT, ()).await.unwrap_err();
         assert!(died_by(&err, libc::SIGABRT), "{err:?}");
-        assert!(is_gone(before), "the dead worker was reaped: no zombie");
+        assert!(
+            is_gone(before),
+            "the dead pool process was reaped: no zombie"
+        );
         let after = pool.run(PID, ()).await.unwrap();
-        assert_ne!(before, after, "a new worker serves");
+        assert_ne!(before, after, "a new pool process serves");
         assert_eq!(pool.run(FIB, 10).await.unwrap(), 55);
     });
 }
 
-fn segfault_is_worker_died_sigsegv() {
+fn segfault_is_pool_process_died_sigsegv() {
     let pool = pool(1);
     block_on(async {
         let err = pool.run(SEGFAULT, ()).await.unwrap_err();
@@ -270,8 +273,8 @@ fn sigkill_from_inside_and_outside() {
         let err = pool.run(KILL_SELF, ()).await.unwrap_err();
         assert!(died_by(&err, libc::SIGKILL), "{err:?}");
 
-        // Kill the worker from outside while it runs a job (like the OOM killer would): the job
-        // connects to a listener here and says its pid; a thread kills that pid.
+        // Kill the pool process from outside while it runs a job (like the OOM killer would): the
+        // job connects to a listener here and says its pid; a thread kills that pid.
         let path = std::env::temp_dir().join(format!("waitless-pool-{}.sock", std::process::id()));
         let _ = std::fs::remove_file(&path);
         let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
@@ -280,7 +283,7 @@ fn sigkill_from_inside_and_outside() {
             let mut line = String::new();
             BufReader::new(stream).read_line(&mut line).unwrap();
             let victim: i32 = line.trim().parse().unwrap();
-            // SAFETY: kill takes two integers; `victim` is a worker of this test's pool.
+            // SAFETY: kill takes two integers; `victim` is a pool process of this test's pool.
             unsafe { libc::kill(victim, libc::SIGKILL) };
             victim as u32
         });
@@ -303,7 +306,7 @@ fn exit_code_is_reported() {
         assert!(
             matches!(
                 err,
-                PoolError::WorkerDied {
+                PoolError::ProcessDied {
                     exit_code: Some(3),
                     signal: None
                 }
@@ -314,7 +317,7 @@ fn exit_code_is_reported() {
     });
 }
 
-fn panic_is_an_error_and_the_worker_stays() {
+fn panic_is_an_error_and_the_process_stays() {
     let pool = pool(1);
     block_on(async {
         let before = pool.run(PID, ()).await.unwrap();
@@ -331,7 +334,7 @@ fn panic_is_an_error_and_the_worker_stays() {
     });
 }
 
-fn timeout_kills_and_replaces_the_worker() {
+fn timeout_kills_and_replaces_the_process() {
     let pool = pool(1);
     block_on(async {
         let before = pool.run(PID, ()).await.unwrap();
@@ -352,7 +355,7 @@ fn timeout_kills_and_replaces_the_worker() {
     });
     // The builder's default timeout applies to `run`.
     let pool = ProcessPool::builder()
-        .workers(1)
+        .processes(1)
         .timeout(Duration::from_millis(100))
         .build()
         .unwrap();
@@ -380,7 +383,7 @@ fn sixteen_mib_payload_round_trips() {
 
 fn payload_over_the_limit_is_refused() {
     let pool = ProcessPool::builder()
-        .workers(1)
+        .processes(1)
         .max_frame_size(1024)
         .build()
         .unwrap();
@@ -397,7 +400,7 @@ fn payload_over_the_limit_is_refused() {
 fn thousand_jobs_from_a_hundred_tasks() {
     let pool = std::rc::Rc::new(
         ProcessPool::builder()
-            .workers(2)
+            .processes(2)
             .max_in_flight(1000)
             .build()
             .unwrap(),
@@ -432,7 +435,7 @@ fn thousand_jobs_from_a_hundred_tasks() {
 
 fn queue_full_beyond_max_in_flight() {
     let pool = ProcessPool::builder()
-        .workers(1)
+        .processes(1)
         .max_in_flight(2)
         .build()
         .unwrap();
@@ -453,7 +456,7 @@ fn dropping_a_queued_job_cancels_it() {
         let cancelled = pool.run(BUMP, ());
         drop(cancelled);
         let counted = pool.run(BUMP, ()).await.unwrap();
-        assert_eq!(counted, 1, "the dropped job never reached the worker");
+        assert_eq!(counted, 1, "the dropped job never reached the pool process");
         assert_eq!(busy.await.unwrap(), 50);
         assert_eq!(pool.in_flight(), 0);
     });
@@ -462,21 +465,21 @@ fn dropping_a_queued_job_cancels_it() {
 fn dropping_a_running_job_discards_its_answer() {
     let pool = pool(1);
     block_on(async {
-        let worker = pool.run(PID, ()).await.unwrap();
-        // Give up on a job that is already at the worker.
+        let pid = pool.run(PID, ()).await.unwrap();
+        // Give up on a job that is already at the pool process.
         let gave_up =
             waitless_reactor::timeout(Duration::from_millis(20), pool.run(HOLD, 100)).await;
         assert!(gave_up.is_err());
         // Its late answer is dropped, not delivered to the next job.
         assert_eq!(pool.run(FIB, 9).await.unwrap(), 34);
-        assert_eq!(pool.run(PID, ()).await.unwrap(), worker, "not restarted");
+        assert_eq!(pool.run(PID, ()).await.unwrap(), pid, "not restarted");
         assert_eq!(pool.in_flight(), 0);
     });
 }
 
-fn max_tasks_per_child_recycles_workers() {
+fn max_tasks_per_child_recycles_processes() {
     let pool = ProcessPool::builder()
-        .workers(1)
+        .processes(1)
         .max_tasks_per_child(3)
         .build()
         .unwrap();
@@ -491,7 +494,7 @@ fn max_tasks_per_child_recycles_workers() {
         assert_ne!(pids[5], pids[6]);
         assert!(
             is_gone(pids[0]) && is_gone(pids[3]),
-            "retired workers were reaped"
+            "retired pool processes were reaped"
         );
     });
 }
@@ -525,9 +528,9 @@ fn unknown_job_and_bad_arguments() {
 }
 
 fn a_crash_fails_only_the_running_job_of_a_pipeline() {
-    // One worker, four requests sent ahead: only the one that aborts fails.
+    // One pool process, four requests sent ahead: only the one that aborts fails.
     let pool = ProcessPool::builder()
-        .workers(1)
+        .processes(1)
         .pipeline(4)
         .build()
         .unwrap();
@@ -543,25 +546,26 @@ fn a_crash_fails_only_the_running_job_of_a_pipeline() {
     });
 }
 
-fn dropping_the_pool_kills_and_reaps_workers() {
+fn dropping_the_pool_kills_and_reaps_processes() {
     let pool = pool(2);
     let pids = block_on(async {
         pool.run(FIB, 3).await.unwrap();
         let busy = pool.run(SPIN, false);
         waitless_executor::yield_now().await;
         drop(busy);
-        pool.worker_pids()
+        pool.pids()
     });
     assert_eq!(pids.len(), 2);
     drop(pool);
     for pid in pids {
-        assert!(is_gone(pid), "worker {pid} was killed and reaped");
+        assert!(is_gone(pid), "pool process {pid} was killed and reaped");
     }
 }
 
-/// The orphan helper: a parent that dies (exit without cleanup, or SIGKILL) while its workers
-/// spin in jobs that never read their socket, so only the parent-death signal can stop them.
-/// It waits for the test's word on stdin (read through the reactor, so the pool keeps running).
+/// The orphan helper: a parent that dies (exit without cleanup, or SIGKILL) while its pool
+/// processes spin in jobs that never read their socket, so only the parent-death signal can stop
+/// them. It waits for the test's word on stdin (read through the reactor, so the pool keeps
+/// running).
 fn orphan_helper(mode: &str) -> ! {
     use futures_lite::AsyncReadExt;
     let pool = pool(2);
@@ -578,7 +582,7 @@ fn orphan_helper(mode: &str) -> ! {
     std::process::exit(0)
 }
 
-fn parents_death_takes_the_workers(mode: &str) {
+fn parents_death_takes_the_processes(mode: &str) {
     let mut child = Command::new(std::env::current_exe().unwrap())
         .env("WAITLESS_POOL_TEST_ORPHAN", mode)
         .stdin(Stdio::piped())
@@ -587,11 +591,11 @@ fn parents_death_takes_the_workers(mode: &str) {
         .unwrap();
     let stdout = child.stdout.take().unwrap();
     let mut lines = BufReader::new(stdout).lines();
-    let mut workers = Vec::new();
-    while workers.len() < 2 {
+    let mut pids = Vec::new();
+    while pids.len() < 2 {
         let line = lines.next().expect("helper output").unwrap();
         if let Some(pid) = line.strip_prefix("SPINNING ") {
-            workers.push(pid.parse::<u32>().unwrap());
+            pids.push(pid.parse::<u32>().unwrap());
         }
     }
     if mode == "kill" {
@@ -602,17 +606,17 @@ fn parents_death_takes_the_workers(mode: &str) {
     }
     child.wait().unwrap();
     assert!(
-        wait_all_exit(&workers, Duration::from_secs(10)),
-        "workers {workers:?} outlived their parent"
+        wait_all_exit(&pids, Duration::from_secs(10)),
+        "pool processes {pids:?} outlived their parent"
     );
 }
 
-fn parent_exit_takes_the_workers() {
-    parents_death_takes_the_workers("exit");
+fn parent_exit_takes_the_processes() {
+    parents_death_takes_the_processes("exit");
 }
 
-fn parent_sigkill_takes_the_workers() {
-    parents_death_takes_the_workers("kill");
+fn parent_sigkill_takes_the_processes() {
+    parents_death_takes_the_processes("kill");
 }
 
 /// Last: every pool of this process is gone, so no child of ours may remain, zombie or not.
@@ -634,12 +638,12 @@ fn main() {
         &[
             ("typed_results_round_trip", typed_results_round_trip),
             (
-                "abort_fails_one_job_and_the_worker_is_replaced",
-                abort_fails_one_job_and_the_worker_is_replaced,
+                "abort_fails_one_job_and_the_process_is_replaced",
+                abort_fails_one_job_and_the_process_is_replaced,
             ),
             (
-                "segfault_is_worker_died_sigsegv",
-                segfault_is_worker_died_sigsegv,
+                "segfault_is_pool_process_died_sigsegv",
+                segfault_is_pool_process_died_sigsegv,
             ),
             (
                 "sigkill_from_inside_and_outside",
@@ -647,12 +651,12 @@ fn main() {
             ),
             ("exit_code_is_reported", exit_code_is_reported),
             (
-                "panic_is_an_error_and_the_worker_stays",
-                panic_is_an_error_and_the_worker_stays,
+                "panic_is_an_error_and_the_process_stays",
+                panic_is_an_error_and_the_process_stays,
             ),
             (
-                "timeout_kills_and_replaces_the_worker",
-                timeout_kills_and_replaces_the_worker,
+                "timeout_kills_and_replaces_the_process",
+                timeout_kills_and_replaces_the_process,
             ),
             (
                 "sixteen_mib_payload_round_trips",
@@ -679,8 +683,8 @@ fn main() {
                 dropping_a_running_job_discards_its_answer,
             ),
             (
-                "max_tasks_per_child_recycles_workers",
-                max_tasks_per_child_recycles_workers,
+                "max_tasks_per_child_recycles_processes",
+                max_tasks_per_child_recycles_processes,
             ),
             (
                 "malformed_and_oversized_frames_are_errors",
@@ -695,16 +699,16 @@ fn main() {
                 a_crash_fails_only_the_running_job_of_a_pipeline,
             ),
             (
-                "dropping_the_pool_kills_and_reaps_workers",
-                dropping_the_pool_kills_and_reaps_workers,
+                "dropping_the_pool_kills_and_reaps_processes",
+                dropping_the_pool_kills_and_reaps_processes,
             ),
             (
-                "parent_exit_takes_the_workers",
-                parent_exit_takes_the_workers,
+                "parent_exit_takes_the_processes",
+                parent_exit_takes_the_processes,
             ),
             (
-                "parent_sigkill_takes_the_workers",
-                parent_sigkill_takes_the_workers,
+                "parent_sigkill_takes_the_processes",
+                parent_sigkill_takes_the_processes,
             ),
             ("no_child_processes_remain", no_child_processes_remain),
         ],

@@ -203,11 +203,11 @@ fn many_loops_share_one_pool() {
 
 #[test]
 fn errors_display_and_convert() {
-    let e = PoolError::WorkerDied {
+    let e = PoolError::ProcessDied {
         signal: Some(11),
         exit_code: None,
     };
-    assert_eq!(e.to_string(), "the worker process was killed by signal 11");
+    assert_eq!(e.to_string(), "the pool process was killed by signal 11");
     let io: std::io::Error = PoolError::QueueFull.into();
     assert_eq!(io.kind(), std::io::ErrorKind::WouldBlock);
     let boxed: Box<dyn std::error::Error + Send + Sync> = Box::new(PoolError::Timeout);

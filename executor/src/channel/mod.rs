@@ -2,7 +2,7 @@
 //!
 //! Why `!Send`: both ends live on the same thread (the same executor), so the shared state is an
 //! `Rc<RefCell<..>>` and sending is a `VecDeque` push plus, at most, one local wake — no lock, no
-//! atomic. To hand a value to another thread use a `std::sync` channel or the worker pool.
+//! atomic. To hand a value to another thread use a `std::sync` channel or `waitless-pool`.
 
 pub mod mpsc;
 pub mod oneshot;

@@ -111,6 +111,11 @@ impl Poller {
     /// epoll forgets a file description when its last fd closes, so closing is enough.
     pub(crate) const NEEDS_DELETE: bool = false;
 
+    /// Registered with `EPOLLRDHUP`: a peer's half-close is its own event, cached as `READ_CLOSED`
+    /// (sticky), so a short read may clear `READABLE` without losing an end of stream that
+    /// arrived together with the data.
+    pub(crate) const REPORTS_READ_CLOSED: bool = true;
+
     pub(crate) fn delete(&self, fd: RawFd) -> io::Result<()> {
         self.ctl(libc::EPOLL_CTL_DEL, fd, 0, 0)
     }

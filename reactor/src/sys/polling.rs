@@ -90,6 +90,13 @@ impl Poller {
     /// `polling` requires an explicit delete before the fd is closed.
     pub(crate) const NEEDS_DELETE: bool = true;
 
+    /// `polling` has no read-closed event (no `EPOLLRDHUP`; kqueue's `EV_EOF` is not exposed): a
+    /// peer's FIN shows up only as one more readable edge, usually the edge of the data before it.
+    /// So a short read does not prove a stream drained here: the end of stream may already be
+    /// queued behind the data with its edge spent, and waiting for another edge would wait forever
+    /// (`large_transfer_respects_backpressure` hung this way). Reads go on until `WouldBlock` or 0.
+    pub(crate) const REPORTS_READ_CLOSED: bool = false;
+
     pub(crate) fn delete(&self, fd: RawFd) -> io::Result<()> {
         // SAFETY: `fd` is still open: the reactor deletes a source before closing its fd.
         let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };

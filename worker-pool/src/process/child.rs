@@ -1,9 +1,9 @@
-//! The worker side: what [`init`](crate::init) does in a worker process. It never returns.
+//! The pool process side: what [`init`](crate::init) does in a pool process. It never returns.
 //!
-//! A worker is single-threaded and blocking on purpose: it has exactly one thing to wait for (the
-//! next request on its socket) and one thing to do (run it), so an event loop would add nothing.
-//! It answers every request in order with one `write`, which is what lets the parent tell which
-//! job was running when the worker died: the first one without an answer.
+//! A pool process is single-threaded and blocking on purpose: it has exactly one thing to wait for
+//! (the next request on its socket) and one thing to do (run it), so an event loop would add
+//! nothing. It answers every request in order with one `write`, which is what lets the parent tell
+//! which job was running when the pool process died: the first one without an answer.
 
 use std::fs::File;
 use std::io::{self, BufReader, Read, Write};
@@ -24,7 +24,7 @@ pub(crate) fn serve(registry: &Registry, fd: RawFd, max_frame: usize) -> ! {
     let code = match serve_on(registry, &sock, max_frame) {
         Ok(()) => 0,
         Err(e) => {
-            eprintln!("waitless-pool worker {}: {e}", std::process::id());
+            eprintln!("waitless-pool: pool process {}: {e}", std::process::id());
             1
         }
     };

@@ -1,13 +1,13 @@
-//! One driver task per worker slot: starts the worker, feeds it jobs, reads the answers, and when
-//! the worker dies, reaps it, fails the one job it was running and starts a replacement.
+//! One driver task per process slot: starts the pool process, feeds it jobs, reads the answers, and
+//! when the pool process dies, reaps it, fails the one job it was running and starts a replacement.
 //!
 //! The driver is a hand-written future because it waits on four things at once: room in the
-//! socket (a request is being written), data in the socket (answers), the worker's exit (its
+//! socket (a request is being written), data in the socket (answers), the pool process's exit (its
 //! pidfd) and a deadline (startup or the running job's timeout). Reading and writing proceed
 //! together, so a large request and a large answer can never deadlock on full socket buffers.
 //!
 //! ```text
-//!   no worker ──start──► Starting ──HELLO──► Ready ◄──┐ answers, new jobs
+//!   no pool process ──start──► Starting ──HELLO──► Ready ◄──┐ answers, new jobs
 //!       ▲                    │                 │  └──┘
 //!       │                    │ exit/timeout    │ EOF, error, timeout, bad frame, retire
 //!       │                    ▼                 ▼
@@ -28,7 +28,8 @@ use std::time::{Duration, Instant};
 use waitless_reactor::{sleep_until, Async, Sleep};
 
 use super::frame::{self, Response};
-use super::{sys, Shared};
+use super::queue::Shared;
+use super::sys;
 use crate::PoolError;
 
 /// Bytes read per `read` call (at least).
@@ -36,7 +37,7 @@ const READ_CHUNK: usize = 64 * 1024;
 /// Buffers larger than this are released once empty.
 const KEEP_BUFFER: usize = 1 << 20;
 
-/// Why a worker is going away.
+/// Why a pool process is going away.
 enum End {
     /// EOF or an error on its socket: it died (or closed the socket, and is killed for it).
     Crashed,
@@ -57,7 +58,7 @@ enum Phase {
 }
 
 struct Conn {
-    /// `None` once dying: closing it is what tells a retired worker to exit.
+    /// `None` once dying: closing it is what tells a retired pool process to exit.
     sock: Option<Async<OwnedFd>>,
     pidfd: Option<Async<OwnedFd>>,
     phase: Phase,
@@ -66,7 +67,7 @@ struct Conn {
     rbuf: Vec<u8>,
     rstart: usize,
     rend: usize,
-    /// Jobs at this worker, oldest (running) first, with their timeouts.
+    /// Jobs at this pool process, oldest (running) first, with their timeouts.
     in_flight: VecDeque<(usize, Option<Duration>)>,
     /// When the head of `in_flight` started (or, for `Starting`, the startup deadline's base).
     head_since: Instant,
@@ -79,7 +80,7 @@ pub(crate) struct Driver {
     shared: Rc<Shared>,
     slot: usize,
     conn: Option<Conn>,
-    /// Start a worker even with an empty queue (at pool start and after a replacement).
+    /// Start a pool process even with an empty queue (at pool start and after a replacement).
     eager: bool,
 }
 
@@ -110,7 +111,7 @@ impl Driver {
     fn start(&mut self) -> io::Result<Conn> {
         let max_frame = self.shared.cfg.max_frame;
         let (parent_end, child_end) = sys::socketpair()?;
-        let mut child = sys::spawn_worker(&child_end, max_frame)?;
+        let mut child = sys::spawn_pool_process(&child_end, max_frame)?;
         drop(child_end);
         let pid = child.id();
         let registered = Async::new(parent_end).map(|sock| {
@@ -118,7 +119,7 @@ impl Driver {
                 Ok(pidfd) => pidfd,
                 Err(e) => {
                     log::warn!(
-                        "waitless-pool: cannot watch worker {pid}: {e}; falling back to waitpid"
+                        "waitless-pool: cannot watch pool process {pid}: {e}; using waitpid instead"
                     );
                     None
                 }
@@ -158,14 +159,14 @@ impl Driver {
         })
     }
 
-    /// Starts dying: closes the socket and, unless the worker is retiring, kills it.
+    /// Starts dying: closes the socket and, unless the pool process is retiring, kills it.
     fn begin_dying(&mut self, end: End) {
         let Some(conn) = self.conn.as_mut() else {
             return;
         };
         let end = match (&conn.phase, end) {
             (Phase::Starting, End::Crashed) => {
-                End::Startup("the worker exited before it announced itself".to_owned())
+                End::Startup("the pool process exited before it announced itself".to_owned())
             }
             (_, end) => end,
         };
@@ -181,7 +182,7 @@ impl Driver {
         self.set_load(None);
     }
 
-    /// Waits for the dying worker to exit and reaps it.
+    /// Waits for the dying pool process to exit and reaps it.
     fn poll_exit(&mut self, cx: &mut Context<'_>) -> Poll<Option<ExitStatus>> {
         let Some(conn) = self.conn.as_ref() else {
             return Poll::Ready(None);
@@ -205,11 +206,12 @@ impl Driver {
                 }
             }
         }
-        // No pidfd (old kernel, other OS): the worker was killed or saw EOF, so this is short.
+        // No pidfd (old kernel, other OS): the pool process was killed or saw EOF, so this is
+        // short.
         Poll::Ready(child.wait().ok())
     }
 
-    /// The worker is reaped: settle its jobs and schedule a replacement.
+    /// The pool process is reaped: settle its jobs and schedule a replacement.
     fn finish(&mut self, status: Option<ExitStatus>) {
         let Some(conn) = self.conn.take() else {
             return;
@@ -226,7 +228,7 @@ impl Driver {
         let Phase::Dying(end) = conn.phase else {
             return;
         };
-        let died = || PoolError::WorkerDied {
+        let died = || PoolError::ProcessDied {
             signal: status.and_then(|s| s.signal()),
             exit_code: status.and_then(|s| s.code()),
         };
@@ -240,7 +242,7 @@ impl Driver {
                     Some(s) => format!("{msg} ({s})"),
                     None => msg,
                 };
-                log::error!("waitless-pool: worker failed to start: {detail}");
+                log::error!("waitless-pool: pool process failed to start: {detail}");
                 // Tell one waiting caller instead of retrying forever; start again only on demand.
                 self.eager = false;
                 self.shared
@@ -282,7 +284,7 @@ impl Future for Driver {
                         this.conn = Some(conn);
                     }
                     Err(e) => {
-                        log::error!("waitless-pool: cannot start a worker: {e}");
+                        log::error!("waitless-pool: cannot start a pool process: {e}");
                         this.eager = false;
                         this.shared.fail_one_queued(PoolError::Spawn(e));
                         continue;
@@ -310,12 +312,13 @@ impl Future for Driver {
 }
 
 impl Conn {
-    /// Moves bytes both ways until nothing more can happen now. `Ready` means the worker must go.
+    /// Moves bytes both ways until nothing more can happen now. `Ready` means the pool process must
+    /// go.
     fn poll_io(&mut self, cx: &mut Context<'_>, shared: &Shared, slot: usize) -> Poll<End> {
         loop {
             let mut progress = false;
 
-            // 1. New jobs, if this worker may take them.
+            // 1. New jobs, if this pool process may take them.
             if matches!(self.phase, Phase::Ready) && !self.retiring {
                 let before = self.in_flight.len();
                 while let Some((key, timeout)) =
@@ -344,7 +347,8 @@ impl Conn {
             }
 
             // Taken out while in use (the buffers are borrowed mutably meanwhile); put back below.
-            // Every `Ready(End)` return leaves it out: a dying worker's socket is closed anyway.
+            // Every `Ready(End)` return leaves it out: a dying pool process's socket is closed
+            // anyway.
             let Some(sock) = self.sock.take() else {
                 return Poll::Ready(End::Crashed);
             };
@@ -392,7 +396,7 @@ impl Conn {
 
             self.sock = Some(sock);
 
-            // 4. A retiring worker goes once its last answer is in.
+            // 4. A retiring pool process goes once its last answer is in.
             if self.retiring && self.in_flight.is_empty() {
                 return Poll::Ready(End::Retired);
             }
@@ -412,9 +416,9 @@ impl Conn {
                 }
                 if Pin::new(&mut self.timer).poll(cx).is_ready() {
                     return Poll::Ready(match self.phase {
-                        Phase::Starting => {
-                            End::Startup("the worker did not announce itself in time".to_owned())
-                        }
+                        Phase::Starting => End::Startup(
+                            "the pool process did not announce itself in time".to_owned(),
+                        ),
                         _ => End::Timeout,
                     });
                 }

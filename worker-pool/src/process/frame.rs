@@ -1,21 +1,21 @@
-//! The wire format between the parent and a worker process: length-prefixed frames.
+//! The wire format between the parent and a pool process: length-prefixed frames.
 //!
 //! ```text
 //! frame    = len:u32 (little endian, body length) body
-//! request  = name_len:u8 name:[u8; name_len] args:JSON          (parent → worker)
-//! response = status:u8 payload                                   (worker → parent)
+//! request  = name_len:u8 name:[u8; name_len] args:JSON          (parent → pool process)
+//! response = status:u8 payload                                   (pool process → parent)
 //!            status 0 OK          payload = the result as JSON
 //!                   1 PANICKED    payload = the panic message (UTF-8)
 //!                   2 UNKNOWN_JOB payload = the job name
 //!                   3 CODEC       payload = the serde error (arguments did not decode)
-//!                   4 HELLO       payload = the worker's pid (decimal ASCII), sent once at start
+//!                   4 HELLO       payload = its pid (decimal ASCII), sent once at start
 //! ```
 //!
 //! Why this shape: one `write` per frame in each direction and no escaping, so the parent finds
-//! frame boundaries without parsing JSON; the name travels as raw bytes so the worker finds the
-//! function before it touches the arguments. Every length is checked against a limit *before*
-//! anything is allocated: a worker that writes garbage costs the parent an error, never a panic
-//! or an unbounded allocation.
+//! frame boundaries without parsing JSON; the name travels as raw bytes so the pool process finds
+//! the function before it touches the arguments. Every length is checked against a limit *before*
+//! anything is allocated: a pool process that writes garbage costs the parent an error, never a
+//! panic or an unbounded allocation.
 
 use std::fmt;
 

@@ -1,7 +1,7 @@
-//! Jobs a worker process can run: typed functions registered under stable names.
+//! Jobs a pool process can run: typed functions registered under stable names.
 //!
-//! Closures cannot cross a process boundary (a closure is code *and* captured memory, and the
-//! worker is a fresh `execve` of the binary with none of the parent's memory), so a process job is
+//! Closures cannot cross a process boundary (a closure is code *and* captured memory, and the pool
+//! process is a fresh `execve` of the binary with none of the parent's memory), so a process job is
 //! a plain `fn(A) -> R` known to both sides at compile time, named by a string that travels in the
 //! request frame. [`Job`] ties the name to the function's argument and result types, so the same
 //! constant serves for registration ([`Registry::register`]) and for calls
@@ -70,15 +70,15 @@ impl<A, R> fmt::Debug for Job<A, R> {
     }
 }
 
-/// How a job failed inside the worker (before or after running it), as a response status.
+/// How a job failed inside the pool process (before or after running it), as a response status.
 pub(crate) struct Failed(pub(crate) u8, pub(crate) String);
 
 /// Decodes the arguments, runs the function, appends the encoded result frame to `out`.
 type Erased = Box<dyn Fn(&[u8], &mut Vec<u8>, usize) -> Result<(), Failed> + Send + Sync>;
 
-/// The set of jobs this program's workers can run, handed to [`init`](crate::init).
+/// The set of jobs this program's pool processes can run, handed to [`init`](crate::init).
 ///
-/// Every process of the program builds the same registry (the parent and each worker run the
+/// Every process of the program builds the same registry (the parent and each pool process run the
 /// same `main`), so names resolve to the same functions on both sides.
 ///
 /// ```
@@ -108,8 +108,8 @@ impl Registry {
     ///
     /// # Panics
     ///
-    /// If a job of the same name is already registered, or the name is longer than 255 bytes:
-    /// both are programming errors that would otherwise surface only at run time, in a worker.
+    /// If a job of the same name is already registered, or the name is longer than 255 bytes: both
+    /// are programming errors that would otherwise surface only at run time, in a pool process.
     pub fn register<A, R>(mut self, job: Job<A, R>) -> Registry
     where
         A: DeserializeOwned + 'static,

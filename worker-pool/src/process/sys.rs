@@ -1,4 +1,4 @@
-//! The syscalls of the process pool: socketpair, starting a worker, pidfd, kill.
+//! The syscalls of the process pool: socketpair, starting a pool process, pidfd, kill.
 //!
 //! This file and the one `from_raw_fd` in `child.rs` hold the crate's only `unsafe` code.
 
@@ -7,9 +7,9 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 
-/// Environment variable that marks a worker process; its value is the socket's fd number.
-pub(crate) const WORKER_ENV: &str = "WAITLESS_POOL_WORKER";
-/// Environment variable carrying the frame size limit to the worker.
+/// Environment variable that marks a pool process; its value is the socket's fd number.
+pub(crate) const POOL_PROCESS_ENV: &str = "WAITLESS_POOL_PROCESS";
+/// Environment variable carrying the frame size limit to the pool process.
 pub(crate) const MAX_FRAME_ENV: &str = "WAITLESS_POOL_MAX_FRAME";
 
 fn cvt(n: libc::c_int) -> io::Result<libc::c_int> {
@@ -39,12 +39,12 @@ pub(crate) fn socketpair() -> io::Result<(OwnedFd, OwnedFd)> {
     Ok(pair)
 }
 
-/// The program a worker executes: the running binary itself.
+/// The program a pool process executes: the running binary itself.
 ///
 /// On Linux `/proc/self/exe` names the very file this process was started from, even if the path
 /// was replaced since (the std docs warn that `current_exe`'s path "should not be trusted"); the
 /// fork in `Command::spawn` inherits it, so the child's `/proc/self/exe` is the same binary.
-fn worker_program() -> io::Result<std::path::PathBuf> {
+fn pool_process_program() -> io::Result<std::path::PathBuf> {
     #[cfg(target_os = "linux")]
     {
         let proc_exe = std::path::Path::new("/proc/self/exe");
@@ -55,13 +55,13 @@ fn worker_program() -> io::Result<std::path::PathBuf> {
     std::env::current_exe()
 }
 
-/// Starts a worker: re-executes this binary with the marker variable pointing at `child_end`.
+/// Starts a pool process: re-executes this binary with the marker variable pointing at `child_end`.
 ///
 /// In the child, before `execve`: the socket loses close-on-exec (so it survives the exec), the
-/// parent-death signal is set to SIGKILL (Linux), and the child leaves the parent's process
-/// group, so a Ctrl-C in a terminal reaches the parent, which decides what happens to workers.
-pub(crate) fn spawn_worker(child_end: &OwnedFd, max_frame: usize) -> io::Result<Child> {
-    let program = worker_program()?;
+/// parent-death signal is set to SIGKILL (Linux), and the child leaves the parent's process group,
+/// so a Ctrl-C in a terminal reaches the parent, which decides what happens to pool processes.
+pub(crate) fn spawn_pool_process(child_end: &OwnedFd, max_frame: usize) -> io::Result<Child> {
+    let program = pool_process_program()?;
     let arg0 = std::env::args_os()
         .next()
         .unwrap_or_else(|| program.clone().into_os_string());
@@ -69,7 +69,7 @@ pub(crate) fn spawn_worker(child_end: &OwnedFd, max_frame: usize) -> io::Result<
     let parent = std::process::id();
     let mut cmd = Command::new(&program);
     cmd.arg0(arg0)
-        .env(WORKER_ENV, fd.to_string())
+        .env(POOL_PROCESS_ENV, fd.to_string())
         .env(MAX_FRAME_ENV, max_frame.to_string())
         .stdin(Stdio::null());
     // SAFETY: the closure runs in the forked child before exec and only issues async-signal-safe

@@ -5,12 +5,12 @@
 //! and [`Stealer`]s so an idle thread takes work from a busy sibling. A thread with nothing to do
 //! sleeps on a condition variable; nothing spins.
 //!
-//! A job's result travels back in a small shared slot (`Mutex<Option<T>>` plus the awaiting
-//! task's `Waker`). The worker stores the result and calls `wake()`; for a waitless task that is
-//! a push onto the loop's remote queue and one write to the reactor's notifier, which ends the
-//! loop's `epoll_wait`. The loop never polls for results.
+//! A job's result travels back in a small shared slot (`Mutex<Option<T>>` plus the awaiting task's
+//! `Waker`). The pool thread stores the result and calls `wake()`; for a waitless task that is a
+//! push onto the loop's remote queue and one write to the reactor's notifier, which ends the loop's
+//! `epoll_wait`. The loop never polls for results.
 
-mod worker;
+mod pool_thread;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -26,7 +26,7 @@ use crate::PoolError;
 /// A type-erased job: one allocation holds the closure, then its result, then nothing.
 pub(crate) type Job = Arc<dyn Run>;
 
-/// The worker's view of a job.
+/// A pool thread's view of a job.
 pub(crate) trait Run: Send + Sync {
     /// Runs the closure (unless the job was cancelled) and delivers the result.
     fn run(&self);
@@ -47,8 +47,8 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    /// Wakes one sleeping thread, if any. Paired with the fence in the worker's sleep path: either
-    /// this load sees the sleeper, or the sleeper's re-check sees the new job.
+    /// Wakes one sleeping thread, if any. Paired with the fence in a pool thread's sleep path:
+    /// either this load sees the sleeper, or the sleeper's re-check sees the new job.
     fn notify_one(&self) {
         fence(Ordering::SeqCst);
         if self.sleepers.load(Ordering::SeqCst) > 0 {
@@ -136,7 +136,7 @@ impl ThreadPoolBuilder {
             let shared = shared.clone();
             let handle = thread::Builder::new()
                 .name(format!("{}-{index}", self.name))
-                .spawn(move || worker::run(&shared, index, local))?;
+                .spawn(move || pool_thread::run(&shared, index, local))?;
             pool.threads.push(handle);
         }
         Ok(pool)
@@ -245,7 +245,7 @@ impl ThreadPool {
             self.shared.wakeup.notify_all();
         }
         for handle in self.threads.drain(..) {
-            // A worker thread never panics (jobs are caught); nothing to report if it did.
+            // A pool thread never panics (jobs are caught); nothing to report if it did.
             let _ = handle.join();
         }
     }

@@ -1,11 +1,11 @@
 //! A tiny test runner for the `harness = false` targets.
 //!
-//! Why not libtest: a process-pool worker re-executes the test binary, and its `main` must call
-//! `waitless_pool::init` before anything else. Under libtest, `main` is generated and every
-//! worker would start running the whole test suite. Here `main` calls `init` first, then runs the
+//! Why not libtest: a pool process re-executes the test binary, and its `main` must call
+//! `waitless_pool::init` before anything else. Under libtest, `main` is generated and every pool
+//! process would start running the whole test suite. Here `main` calls `init` first, then runs the
 //! tests one after another (each owns the loop of the main thread), under a watchdog that bounds
-//! the whole binary's time, and ends with the closing line libtest-aware tools read:
-//! `N passed, M failed`.
+//! the whole binary's time, and ends with the closing line libtest-aware tools read: `N passed, M
+//! failed`.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::{Duration, Instant};
