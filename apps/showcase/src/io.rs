@@ -28,9 +28,14 @@ pub struct Slept {
 }
 
 /// `GET /io/sleep?ms=N`: waits on a timer; the loop keeps serving.
-pub async fn sleep(Query(wait): Query<Wait>) -> Json<Slept> {
+///
+/// Readable from any origin (`Access-Control-Allow-Origin: *`, a public answer without
+/// credentials): the index page fires its 100 requests through `w0…w16.localhost`, other
+/// origins of this same server, because a browser opens only 6 connections per host.
+pub async fn sleep(Query(wait): Query<Wait>) -> ([(&'static str, &'static str); 1], Json<Slept>) {
     waitless_reactor::sleep(Duration::from_millis(wait.ms)).await;
-    Json(Slept { slept_ms: wait.ms })
+    let headers = [("access-control-allow-origin", "*")];
+    (headers, Json(Slept { slept_ms: wait.ms }))
 }
 
 /// `GET /io/blocking?ms=N`: **the anti-pattern** — blocks the worker's only thread, so nothing

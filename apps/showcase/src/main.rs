@@ -51,7 +51,7 @@ fn usage_error(e: &dyn std::fmt::Display) -> ExitCode {
     ExitCode::from(2)
 }
 
-fn serve(ours: ShowcaseFlags, options: Options) -> ExitCode {
+fn serve(ours: ShowcaseFlags, mut options: Options) -> ExitCode {
     // As `waitless_gateway::main` does: `--env-file` values reach the app (WAITLESS_DB too).
     // No thread exists yet, so changing the environment is safe.
     for (key, value) in &options.env_file_vars {
@@ -86,14 +86,26 @@ fn serve(ours: ShowcaseFlags, options: Options) -> ExitCode {
         db_path.display()
     );
 
-    let settings = configure(&ours, db_path, options.workers);
+    // `/files` takes up to 50 MiB; the server's cap must let it through (every other route
+    // keeps its own smaller limit, 1 MiB by default).
+    let cap = &mut options.config.max_body_size;
+    *cap = (*cap).max(showcase::files::UPLOAD_LIMIT);
+    // Before the fork: every worker gets the same token secret.
+    let settings = match configure(&ours, db_path, options.workers) {
+        Ok(settings) => settings,
+        Err(e) => return fail(&format!("no token secret from the OS random source: {e}")),
+    };
     let code = waitless_gateway::run(|| showcase::app(settings.clone()), options);
     drop(temp);
     code
 }
 
-fn configure(ours: &ShowcaseFlags, db_path: PathBuf, workers: usize) -> Settings {
-    let mut settings = Settings::new(db_path, workers);
+fn configure(
+    ours: &ShowcaseFlags,
+    db_path: PathBuf,
+    workers: usize,
+) -> Result<Settings, getrandom::Error> {
+    let mut settings = Settings::new(db_path, workers)?;
     settings.db_on_loop = ours.db_on_loop;
     if let Some(n) = ours.db_threads {
         settings.db_threads = n;
@@ -107,7 +119,7 @@ fn configure(ours: &ShowcaseFlags, db_path: PathBuf, workers: usize) -> Settings
     if settings.db_on_loop {
         log::warn!("--db-on-loop: SQLite runs on the event loop (diagnostic; blocks the loop)");
     }
-    settings
+    Ok(settings)
 }
 
 fn fail(message: &str) -> ExitCode {

@@ -11,6 +11,8 @@
 
 use std::path::PathBuf;
 
+use crate::auth::TokenSecret;
+
 /// Per-worker settings, built in the supervisor and copied into every worker.
 #[derive(Clone, Debug)]
 pub struct Settings {
@@ -26,19 +28,24 @@ pub struct Settings {
     /// Processes of each worker's process pool (`/cpu/fib/{n}?mode=process`), started on the
     /// first such request.
     pub cpu_processes: usize,
+    /// Signs `/token`'s tokens. Drawn once in the supervisor, so every forked worker validates
+    /// the tokens of every other ([`crate::auth`] says why).
+    pub token_secret: TokenSecret,
 }
 
 impl Settings {
-    /// The defaults for `http_workers` workers on this machine's available cores.
-    pub fn new(db_path: PathBuf, http_workers: usize) -> Settings {
+    /// The defaults for `http_workers` workers on this machine's available cores, with a fresh
+    /// token secret (fails only if the OS random source does).
+    pub fn new(db_path: PathBuf, http_workers: usize) -> Result<Settings, getrandom::Error> {
         let per_worker = cpu_share(available_cores(), http_workers);
-        Settings {
+        Ok(Settings {
             db_path,
             db_on_loop: false,
             db_threads: DB_THREADS,
             cpu_threads: per_worker,
             cpu_processes: per_worker,
-        }
+            token_secret: TokenSecret::random()?,
+        })
     }
 }
 

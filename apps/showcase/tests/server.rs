@@ -104,12 +104,24 @@ fn wait_bounded(child: &mut Child) -> ExitStatus {
 
 /// One request on a fresh connection (`Connection: close`): status, `x-worker-pid`, body.
 fn request(addr: SocketAddr, method: &str, path: &str, body: Option<&str>) -> Reply {
+    let json = "Content-Type: application/json\r\n";
+    request_with(addr, method, path, json, body)
+}
+
+/// [`request`] with `headers` (complete lines, each ending in CRLF) instead of the JSON type.
+fn request_with(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &str,
+    body: Option<&str>,
+) -> Reply {
     let mut stream = TcpStream::connect(addr).expect("connect");
     stream.set_read_timeout(Some(STEP)).expect("timeout");
     let body = body.unwrap_or("");
     let head = format!(
         "{method} {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\
-         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+         {headers}Content-Length: {}\r\n\r\n",
         body.len()
     );
     stream.write_all(head.as_bytes()).expect("write");
@@ -195,6 +207,35 @@ fn an_item_created_through_one_worker_is_read_through_another() {
         );
     }
     assert_eq!(server.terminate().code(), Some(0));
+}
+
+#[test]
+fn a_token_issued_by_one_worker_is_accepted_by_another() {
+    let server = Server::start(&["--workers", "2"]);
+    let form = "Content-Type: application/x-www-form-urlencoded\r\n";
+    let login = request_with(
+        server.addr,
+        "POST",
+        "/token",
+        form,
+        Some("username=alice&password=secret"),
+    );
+    assert_eq!(login.status, 200, "{login:?}");
+    let token = login.json()["access_token"]
+        .as_str()
+        .map(str::to_owned)
+        .expect("token");
+    let auth = format!("Authorization: Bearer {token}\r\n");
+    for _ in 0..500 {
+        let me = request_with(server.addr, "GET", "/users/me", &auth, None);
+        assert_eq!(me.status, 200, "{me:?}");
+        assert_eq!(me.body, r#"{"username":"alice"}"#);
+        if me.pid != login.pid {
+            assert_eq!(server.terminate().code(), Some(0));
+            return;
+        }
+    }
+    panic!("500 fresh connections all reached worker {}", login.pid);
 }
 
 fn get_from_another_worker_delete(addr: SocketAddr, id: u64, not: &str) -> Reply {
