@@ -89,6 +89,20 @@ impl Server {
         self.stderr.try_iter().collect()
     }
 
+    /// Every stderr line up to the end of the stream (call after the process exited: the
+    /// reader thread may still be forwarding its last lines).
+    fn stderr_to_end(&self) -> Vec<String> {
+        let deadline = Instant::now() + DEADLINE;
+        let mut lines = Vec::new();
+        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+            match self.stderr.recv_timeout(left) {
+                Ok(line) => lines.push(line),
+                Err(_) => break, // disconnected: the pipe reached its end
+            }
+        }
+        lines
+    }
+
     /// Waits until a stderr line contains `needle`.
     fn wait_for_log(&self, needle: &str) {
         let deadline = Instant::now() + DEADLINE;
@@ -264,7 +278,7 @@ fn a_crash_loop_stops_the_supervisor_with_a_clear_message() {
     let mut server = Server::start(&["--workers", "2"], &[("PROBE_CRASH", "1")]);
     let status = server.wait();
     assert!(!status.success());
-    let log = server.stderr_lines().join("\n");
+    let log = server.stderr_to_end().join("\n");
     assert!(log.contains("giving up"), "{log}");
 }
 
