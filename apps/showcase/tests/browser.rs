@@ -12,44 +12,23 @@
 //! With `WAITLESS_SCREENSHOT=path.png` it also saves the index page after the demos ran
 //! (`apps/showcase/scripts/screenshot.sh` writes `docs/showcase.png` that way).
 
-use std::io::{BufRead, BufReader};
-use std::net::TcpStream;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+// The CDP client the framework's browser test uses, shared by path (test code, not an API).
+#[path = "../../../framework/tests/cdp/mod.rs"]
+mod cdp;
+
+use std::process::{Command, Stdio};
+use std::time::Instant;
 
 use base64::Engine;
 use serde_json::{json, Value};
-use tungstenite::{stream::MaybeTlsStream, Message, WebSocket};
 
-const STEP: Duration = Duration::from_secs(30);
-
-fn chromium() -> Option<PathBuf> {
-    if let Ok(path) = std::env::var("CHROMIUM") {
-        return Some(PathBuf::from(path));
-    }
-    ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
-        .into_iter()
-        .map(PathBuf::from)
-        .find(|p| p.exists())
-}
+use cdp::{chromium, launch, lines_of, Cdp, Killed, STEP};
 
 fn skip(test: &str, reason: &str) {
     if std::env::var("WAITLESS_REQUIRE_COMPONENTS").is_ok_and(|v| v == "1") {
         panic!("{test}: {reason} (WAITLESS_REQUIRE_COMPONENTS=1)");
     }
     eprintln!("SKIPPED {test}: {reason}");
-}
-
-/// A child process killed (and reaped) when dropped.
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 /// `showcase --workers 1 --port 0` and its port, from the line it prints.
@@ -72,214 +51,6 @@ fn start_showcase() -> (Killed, u16) {
     panic!("no listening line within {STEP:?}");
 }
 
-fn lines_of(out: impl std::io::Read + Send + 'static) -> mpsc::Receiver<String> {
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(out).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    rx
-}
-
-/// Chromium's profile directory, removed when dropped (after the browser, declared later).
-struct TempDir(PathBuf);
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// Starts headless Chromium; its DevTools WebSocket URL is read from its stderr.
-fn launch(binary: &PathBuf) -> (TempDir, Killed, String) {
-    let profile = std::env::temp_dir().join(format!("showcase-chromium-{}", std::process::id()));
-    std::fs::create_dir_all(&profile).expect("profile dir");
-    let mut child = Command::new(binary)
-        .args([
-            "--headless=new",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-dev-shm-usage",
-            "--no-first-run",
-            "--no-default-browser-check",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--remote-debugging-port=0",
-        ])
-        .arg(format!("--user-data-dir={}", profile.display()))
-        .arg("about:blank")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start chromium");
-    let lines = lines_of(child.stderr.take().expect("stderr"));
-    let (dir, child) = (TempDir(profile), Killed(child));
-    let deadline = Instant::now() + STEP;
-    while Instant::now() < deadline {
-        let line = lines.recv_timeout(STEP).expect("chromium's DevTools URL");
-        if let Some(url) = line.strip_prefix("DevTools listening on ") {
-            return (dir, child, url.trim().to_owned());
-        }
-    }
-    panic!("no DevTools URL within {STEP:?}");
-}
-
-/// A CDP session on one page target: commands by id, events kept for later checks.
-struct Cdp {
-    ws: WebSocket<MaybeTlsStream<TcpStream>>,
-    next_id: u64,
-    session: Option<String>,
-    events: Vec<Value>,
-}
-
-impl Cdp {
-    /// A new page (tab) in the browser at `url`.
-    fn new_page(url: &str) -> Cdp {
-        let (ws, _) = tungstenite::connect(url).expect("DevTools WebSocket");
-        if let MaybeTlsStream::Plain(s) = ws.get_ref() {
-            s.set_read_timeout(Some(Duration::from_millis(500)))
-                .expect("timeout");
-        }
-        let mut cdp = Cdp {
-            ws,
-            next_id: 0,
-            session: None,
-            events: Vec::new(),
-        };
-        let target = cdp.call("Target.createTarget", json!({"url": "about:blank"}));
-        let attached = cdp.call(
-            "Target.attachToTarget",
-            json!({"targetId": target["targetId"], "flatten": true}),
-        );
-        cdp.session = attached["sessionId"].as_str().map(str::to_owned);
-        for domain in ["Page", "Runtime", "Network", "Log"] {
-            cdp.call(&format!("{domain}.enable"), json!({}));
-        }
-        cdp
-    }
-
-    /// Sends a command and reads messages until its answer (bounded by `STEP`).
-    fn call(&mut self, method: &str, params: Value) -> Value {
-        self.next_id += 1;
-        let id = self.next_id;
-        let mut msg = json!({"id": id, "method": method, "params": params});
-        if let Some(s) = &self.session {
-            msg["sessionId"] = json!(s);
-        }
-        self.ws
-            .send(Message::text(msg.to_string()))
-            .expect("send to DevTools");
-        let deadline = Instant::now() + STEP;
-        while Instant::now() < deadline {
-            let text = match self.ws.read() {
-                Ok(Message::Text(t)) => t,
-                Ok(_) => continue,
-                Err(tungstenite::Error::Io(e))
-                    if matches!(
-                        e.kind(),
-                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                    ) =>
-                {
-                    continue
-                }
-                Err(e) => panic!("DevTools connection: {e}"),
-            };
-            let value: Value = serde_json::from_str(text.as_str()).expect("CDP JSON");
-            if value["id"] == id {
-                assert!(value.get("error").is_none(), "{method}: {value}");
-                return value["result"].clone();
-            }
-            self.events.push(value);
-        }
-        panic!("{method}: no answer within {STEP:?}");
-    }
-
-    /// Evaluates `expr` in the page; a promise is awaited.
-    fn eval(&mut self, expr: &str) -> Value {
-        let r = self.call(
-            "Runtime.evaluate",
-            json!({"expression": expr, "awaitPromise": true, "returnByValue": true}),
-        );
-        assert!(r.get("exceptionDetails").is_none(), "{expr}: {r}");
-        r["result"]["value"].clone()
-    }
-
-    /// Waits (a MutationObserver in the page, no polling) until `check` is truthy; its value.
-    fn wait_for(&mut self, check: &str) -> Value {
-        let js = format!(
-            "new Promise((resolve, reject) => {{
-                const f = () => {{ const v = ({check}); if (v) {{ resolve(typeof v === 'object' ? true : v); return true; }} return false; }};
-                if (f()) return;
-                const obs = new MutationObserver(() => {{ if (f()) obs.disconnect(); }});
-                obs.observe(document, {{subtree: true, childList: true, attributes: true, characterData: true}});
-                setTimeout(() => {{ obs.disconnect(); reject(new Error('timed out waiting for: ' + {quoted})); }}, 25000);
-            }})",
-            quoted = json!(check)
-        );
-        self.eval(&js)
-    }
-
-    /// Navigates and waits for the load event.
-    fn open(&mut self, url: &str) {
-        self.call("Page.navigate", json!({"url": url}));
-        self.wait_for("document.readyState === 'complete'");
-    }
-
-    /// Console errors, uncaught exceptions, failed loads, and requests to anything but the
-    /// app (`allowed` URL prefixes).
-    fn problems(&self, allowed: &[String]) -> Vec<String> {
-        let mut out = Vec::new();
-        for e in &self.events {
-            let p = &e["params"];
-            match e["method"].as_str().unwrap_or("") {
-                "Runtime.consoleAPICalled" if p["type"] == "error" => {
-                    out.push(format!("console error: {}", p["args"]))
-                }
-                "Runtime.exceptionThrown" => {
-                    out.push(format!("exception: {}", p["exceptionDetails"]))
-                }
-                "Log.entryAdded" if p["entry"]["level"] == "error" => {
-                    out.push(format!("log error: {}", p["entry"]))
-                }
-                "Network.loadingFailed" => {
-                    let url = self.url_of(&p["requestId"]);
-                    out.push(format!("failed load: {url} {p}"))
-                }
-                "Network.requestWillBeSent" => {
-                    let url = p["request"]["url"].as_str().unwrap_or("");
-                    let inside = allowed.iter().any(|a| url.starts_with(a.as_str()));
-                    if !inside && !url.starts_with("data:") {
-                        out.push(format!("request outside the app: {url}"));
-                    }
-                }
-                _ => {}
-            }
-        }
-        out
-    }
-
-    /// The URL of the request `id` (from its `requestWillBeSent` event).
-    fn url_of(&self, id: &Value) -> &str {
-        self.events
-            .iter()
-            .filter(|e| e["method"] == "Network.requestWillBeSent")
-            .find(|e| &e["params"]["requestId"] == id)
-            .and_then(|e| e["params"]["request"]["url"].as_str())
-            .unwrap_or("?")
-    }
-
-    fn number(&mut self, expr: &str) -> f64 {
-        let v = self.eval(expr);
-        v.as_f64()
-            .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
-            .unwrap_or_else(|| panic!("{expr} is not a number: {v}"))
-    }
-}
-
 /// The app's own URLs: its origin, and the `w0…w16.localhost` names the concurrency demo
 /// spreads its requests over (the same server through loopback, see `static/app.js`).
 fn app_prefixes(port: u16) -> Vec<String> {
@@ -299,7 +70,7 @@ fn index_page_demos_and_docs_work_in_chromium() {
     };
     let (_server, port) = start_showcase();
     let origin = format!("http://127.0.0.1:{port}/");
-    let (_profile, _browser, ws_url) = launch(&binary);
+    let (_browser, ws_url) = launch(&binary);
     let mut page = Cdp::new_page(&ws_url);
     page.call(
         "Emulation.setDeviceMetricsOverride",
