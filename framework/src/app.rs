@@ -324,7 +324,7 @@ impl<E: Endpoint> gateway::App for App<E> {
             let headers = &response.headers;
             return Box::pin(crate::websocket::serve(session, headers, req, res)).await;
         }
-        write_response(response, &mut res, &mut body, scope.shutdown).await;
+        write_response(response, &mut res, &mut body, scope.shutdown()).await;
         if let Some(tasks) = background.filter(|t| !t.is_empty()) {
             self.in_flight.begin();
             if let Err(e) = res.flush().await {

@@ -511,7 +511,7 @@ fn slash_redirect(req: &RequestContext<'_>, table: &RouteTable) -> Option<String
     };
     table.matcher.at(&other).ok()?;
     let query = req.query_string();
-    let mut location = format!("{}{other}", req.scope().root_path);
+    let mut location = format!("{}{other}", req.scope().root_path());
     if !query.is_empty() {
         location.push('?');
         location.push_str(&String::from_utf8_lossy(query));

@@ -285,22 +285,7 @@ fn with_headers<'o>(options: &'o Options, headers: &HeaderMap) -> Cow<'o, Option
 /// A copy of the request's scope for the handshake: the context borrowed the original, and
 /// the gateway's `Request` wants one by value with the body's lifetime.
 pub(crate) fn copy_scope<'a>(scope: &Scope<'a>) -> Scope<'a> {
-    Scope {
-        kind: scope.kind,
-        version: scope.version,
-        method: scope.method,
-        scheme: scope.scheme,
-        path: scope.path.clone(),
-        raw_path: scope.raw_path,
-        query_string: scope.query_string,
-        headers: scope.headers,
-        host: scope.host,
-        client: scope.client,
-        server: scope.server,
-        root_path: scope.root_path,
-        state: scope.state,
-        shutdown: scope.shutdown,
-    }
+    scope.clone()
 }
 
 /// Step 2 (see the module doc): the handshake, the handler, and the closing code.
@@ -315,7 +300,7 @@ pub(crate) async fn serve(
         Ok(socket) => socket,
         Err(refused) => return log::debug!("waitless: {refused}"),
     };
-    let shutdown = socket.scope().shutdown;
+    let shutdown = socket.scope().shutdown();
     let slot: Slot<'_> = Rc::default();
     let ws = WebSocket {
         inner: Some(socket),

@@ -3,7 +3,7 @@
 //!
 //! * `GET /pid` → the worker's pid
 //! * `GET /slow?ms=N` → waits N ms, then answers
-//! * `GET /scheme` → `http` or `https` (`scope.scheme`), `GET /root-path` → `scope.root_path`
+//! * `GET /scheme` → `http` or `https` (`scope.scheme`), `GET /root-path` → `scope.root_path()`
 //! * `GET /env?NAME` → the worker's environment variable `NAME` (empty if unset), so tests see
 //!   what `--env-file` exported
 //! * with `PROBE_CRASH=1` in the environment every worker dies while building the app
@@ -29,7 +29,7 @@ impl App for Probe {
         }
         let body = match req.scope.path.as_ref() {
             "/scheme" => req.scope.scheme.as_str().to_owned(),
-            "/root-path" => req.scope.root_path.to_owned(),
+            "/root-path" => req.scope.root_path().to_owned(),
             "/env" => std::env::var(&query).unwrap_or_default(),
             _ => std::process::id().to_string(),
         };

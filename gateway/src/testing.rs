@@ -103,7 +103,7 @@ impl<A: App> TestServer<A> {
 
     /// The per-worker state the lifespan built.
     pub fn state(&self) -> &State {
-        &self.worker.state
+        &self.worker.shared.state
     }
 
     /// Opens a connection: the server side runs as a task on this thread's executor.
@@ -150,7 +150,7 @@ impl<A: App> TestServer<A> {
         let worker = &*self.worker;
         worker.shared.shutdown.start();
         let finished = worker.drain().await;
-        worker.app.shutdown(&worker.state).await;
+        worker.app.shutdown(&worker.shared.state).await;
         finished
     }
 }

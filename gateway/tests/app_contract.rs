@@ -121,7 +121,7 @@ impl App for Lifespan {
             let _ = self.slow_started.send(());
             waitless_reactor::sleep(Duration::from_millis(300)).await;
         }
-        let v = req.scope.state.get::<u32>().copied().unwrap_or(0) + 1;
+        let v = req.scope.state().get::<u32>().copied().unwrap_or(0) + 1;
         let _ = res.send(200, waitless_gateway::NO_HEADERS, v.to_string().as_bytes());
     }
 }

@@ -45,7 +45,7 @@ impl App for Api {
                 let _ = req.body.to_vec().await;
                 Ok(())
             }
-            "/host" => res.send(200, &text, req.scope.host.as_bytes()),
+            "/host" => res.send(200, &text, req.scope.host().as_bytes()),
             "/bytes-header" => res.send(200, &[("x-raw", &b"caf\xc3\xa9"[..])], b""),
             "/ctl-header" => {
                 let bad = res.send(200, &[("x-bad", "a\x01b")], b"");
@@ -81,7 +81,7 @@ impl App for Api {
                 let _ = res.start(200, &text);
                 let _ = res.write(b"open;").await;
                 let _ = res.flush().await;
-                req.scope.shutdown.wait().await;
+                req.scope.shutdown().wait().await;
                 let _ = res.write(b"bye").await;
                 res.finish().await
             }
@@ -233,7 +233,7 @@ fn long_handlers_hear_the_shutdown_signal_and_lifespan_runs() {
     struct Started;
     impl App for Life {
         async fn call(&self, req: Request<'_>, res: Responder<'_>) {
-            assert!(req.scope.state.get::<Started>().is_some());
+            assert!(req.scope.state().get::<Started>().is_some());
             Api.call(req, res).await
         }
         async fn startup(&self, state: &mut State) -> Result<(), waitless_gateway::LifespanError> {

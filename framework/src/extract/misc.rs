@@ -33,7 +33,7 @@ pub struct State<T>(pub T);
 
 impl<T: Clone + 'static> FromRequest for State<T> {
     async fn from_request(req: &mut RequestContext<'_>) -> Result<Self, Rejection> {
-        match req.scope().state.get::<T>() {
+        match req.scope().state().get::<T>() {
             Some(v) => Ok(State(v.clone())),
             None => {
                 log::error!(
@@ -84,9 +84,9 @@ impl FromRequest for RequestHead {
                 .map(|(n, v)| (n.to_owned(), v.to_vec()))
                 .collect(),
             client: s.client,
-            server: s.server,
+            server: s.server(),
             scheme: s.scheme.as_str(),
-            root_path: s.root_path.to_owned(),
+            root_path: s.root_path().to_owned(),
             route: req.route().map(|r| r.path.clone()),
         })
     }

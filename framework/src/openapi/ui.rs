@@ -26,7 +26,7 @@ pub(crate) fn serve(req: &RequestContext<'_>, table: &RouteTable) -> Option<Resp
     }
     let config = &table.openapi;
     let path = req.path();
-    let root = req.scope().root_path;
+    let root = req.scope().root_path();
     let openapi_url = config.openapi_url.as_deref()?;
     if path == openapi_url {
         return Some(document(table, root));

@@ -34,6 +34,8 @@ pub(crate) struct Head {
     /// The request's authority: the target's in absolute-form (RFC 9112 §3.2.2: it wins over
     /// `Host`), else the `Host` header's value; empty if neither was sent.
     pub(crate) host: (u32, u32),
+    /// The path holds a `%`: it must be percent-decoded (most do not, and borrow as they are).
+    pub(crate) escaped: bool,
     pub(crate) version: Version,
     pub(crate) framing: BodyFraming,
     /// The client asked to close (`Connection: close`, or HTTP/1.0 without keep-alive).
@@ -105,6 +107,7 @@ pub(crate) fn parse_head(
         path,
         query,
         authority,
+        escaped,
     } = split_target(target.as_bytes(), target_range, method == "OPTIONS")?;
 
     spans.clear();
@@ -213,6 +216,7 @@ pub(crate) fn parse_head(
         method: offset(method.as_bytes()),
         path,
         query,
+        escaped,
         version,
         framing,
         close,
@@ -233,18 +237,40 @@ struct Target {
     path: Span,
     query: Span,
     authority: Option<Span>,
+    escaped: bool,
 }
 
-/// Splits the request target (RFC 9112 §3.2): origin-form (`/p?q`), absolute-form
-/// (`http://host/p?q`, `http` or `https` only; an empty path means `/`, reported as an empty
-/// span) and asterisk-form (`*`, for `OPTIONS` only). A fragment (`#`) is never sent by a
-/// client and is rejected; authority-form (`CONNECT`) is not served.
+/// The bytes of a target that `split_target` looks for: the query's start, a fragment (never
+/// sent: RFC 9112 §3.2) and a `%`-escape in the path. All three are rare, and the target is
+/// scanned on every request: eight bytes are tested at a time (`clean_prefix`), and only the
+/// rest is looked at byte by byte.
+const MARKS: [u8; 3] = [b'?', b'#', b'%'];
+
+/// The length of the prefix of `v`, in whole 8-byte words, that holds none of `MARKS`.
+fn clean_prefix(v: &[u8]) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    // The zero-byte test on `w ^ splat(b)`: a high bit is set where a byte of `w` equals `b`
+    // (exactly for the first such byte; a later flag may be spurious, which only ends the
+    // prefix early).
+    let has = |w: u64, b: u8| {
+        let x = w ^ (u64::from(b) * ONES);
+        x.wrapping_sub(ONES) & !x & HIGHS != 0
+    };
+    let mut n = 0;
+    for chunk in v.chunks_exact(8) {
+        let w = u64::from_le_bytes(chunk.try_into().unwrap_or_default());
+        if MARKS.iter().any(|&m| has(w, m)) {
+            break;
+        }
+        n += 8;
+    }
+    n
+}
+
 fn split_target(target: &[u8], range: Span, options: bool) -> Result<Target, Reject> {
     const BAD: Reject = reject(400, "Invalid request target");
     let start = range.0 as usize;
-    if target.contains(&b'#') {
-        return Err(BAD);
-    }
     let span = |a: usize, b: usize| ((start + a) as u32, (start + b) as u32);
     let (path_start, authority) = match target.first() {
         Some(b'/') => (0, None),
@@ -254,6 +280,7 @@ fn split_target(target: &[u8], range: Span, options: bool) -> Result<Target, Rej
                     path: span(0, 1),
                     query: span(1, 1),
                     authority: None,
+                    escaped: false,
                 })
             } else {
                 Err(BAD)
@@ -277,8 +304,29 @@ fn split_target(target: &[u8], range: Span, options: bool) -> Result<Target, Rej
             (end, Some(span(after, end)))
         }
     };
+    // An absolute-form authority was checked by `valid_authority` (no `#` there): only the path
+    // and query are scanned.
     let rest = &target[path_start..];
-    let (path, query) = match rest.iter().position(|&b| b == b'?') {
+    let mut query_at = None;
+    let mut escaped = false;
+    let clean = clean_prefix(rest);
+    for (i, &b) in rest.iter().enumerate().skip(clean) {
+        match b {
+            b'?' => {
+                query_at = Some(i);
+                break;
+            }
+            b'#' => return Err(BAD),
+            b'%' => escaped = true,
+            _ => {}
+        }
+    }
+    if let Some(q) = query_at {
+        if rest[q..].contains(&b'#') {
+            return Err(BAD);
+        }
+    }
+    let (path, query) = match query_at {
         Some(i) => (
             span(path_start, path_start + i),
             span(path_start + i + 1, target.len()),
@@ -292,6 +340,7 @@ fn split_target(target: &[u8], range: Span, options: bool) -> Result<Target, Rej
         path,
         query,
         authority,
+        escaped,
     })
 }
 
@@ -307,8 +356,11 @@ const AUTHORITY_BYTE: [bool; 256] = byte_table!(c => c.is_ascii_alphanumeric()
 
 /// Whether `v` is a valid `Host` / URI authority. Empty is allowed (RFC 9112 §3.2: `Host:` may
 /// be empty).
+/// `host[:port]` bytes only (RFC 3986 `authority` without userinfo). No early exit: the loop
+/// has no branch per byte (the Host header is checked on every request).
 fn valid_authority(v: &[u8]) -> bool {
-    v.iter().all(|&b| AUTHORITY_BYTE[b as usize])
+    v.iter()
+        .fold(true, |ok, &b| ok & AUTHORITY_BYTE[b as usize])
 }
 
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
@@ -500,7 +552,31 @@ mod tests {
         assert_eq!(h.framing, BodyFraming::Chunked);
     }
 
+    /// What `split_target` must find for an origin-form target, the slow way.
+    fn naive_split(t: &[u8]) -> Option<(&[u8], &[u8], bool)> {
+        if t.contains(&b'#') {
+            return None;
+        }
+        let (path, query) = match t.iter().position(|&b| b == b'?') {
+            Some(q) => (&t[..q], &t[q + 1..]),
+            None => (t, &t[t.len()..]),
+        };
+        Some((path, query, path.contains(&b'%')))
+    }
+
     proptest! {
+        #[test]
+        fn target_scan_agrees_with_the_naive_split(
+            tail in proptest::collection::vec(proptest::sample::select(b"ab/?#%=".to_vec()), 0..40)
+        ) {
+            let mut t = vec![b'/'];
+            t.extend_from_slice(&tail);
+            let got = split_target(&t, (0, t.len() as u32), false)
+                .ok()
+                .map(|r| (slice(&t, r.path), slice(&t, r.query), r.escaped));
+            prop_assert_eq!(got, naive_split(&t));
+        }
+
         #[test]
         fn never_panics_and_offsets_stay_in_bounds(input in proptest::collection::vec(any::<u8>(), 0..600)) {
             let mut spans = Vec::new();

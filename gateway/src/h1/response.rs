@@ -84,7 +84,8 @@ pub(crate) fn push_hex(out: &mut Vec<u8>, mut n: u64) {
 /// Serialized once per worker, copied per response.
 #[derive(Clone, Debug)]
 pub(crate) struct HeadDefaults {
-    /// `Server` and `--header` lines, each ending in CRLF.
+    /// `Server` and `--header` lines, each ending in CRLF, then `Date: ` if the date is
+    /// written (one copy per response for all of it; the date and its CRLF follow).
     lines: Box<[u8]>,
     date: bool,
     server: bool,
@@ -108,6 +109,9 @@ impl HeadDefaults {
             lines.extend_from_slice(b": ");
             lines.extend_from_slice(value.as_bytes());
             lines.extend_from_slice(b"\r\n");
+        }
+        if date {
+            lines.extend_from_slice(b"Date: ");
         }
         HeadDefaults {
             lines: lines.into_boxed_slice(),
@@ -141,7 +145,6 @@ pub(crate) fn push_status(out: &mut Vec<u8>, status: u16, defaults: &HeadDefault
     }
     out.extend_from_slice(&defaults.lines);
     if defaults.date {
-        out.extend_from_slice(b"Date: ");
         out.extend_from_slice(&date::current());
         out.extend_from_slice(b"\r\n");
     }

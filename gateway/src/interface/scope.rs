@@ -13,6 +13,7 @@ use std::net::SocketAddr;
 use crate::h1::chunked::hex;
 use crate::h1::HeaderSpan;
 pub use crate::h1::Version;
+use crate::interface::shared::Shared;
 use crate::interface::shutdown::ShutdownSignal;
 
 /// What kind of exchange a scope describes.
@@ -143,7 +144,7 @@ impl fmt::Debug for State {
 }
 
 /// Everything about one request except its body.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Scope<'a> {
     /// A plain request or a WebSocket handshake.
     pub kind: ScopeKind,
@@ -161,29 +162,88 @@ pub struct Scope<'a> {
     pub query_string: &'a [u8],
     /// The request headers, in order.
     pub headers: Headers<'a>,
-    /// The request's authority (`host[:port]`): the target's in absolute-form, else the `Host`
-    /// header's (RFC 9112 §3.2.2); empty if the request had neither (HTTP/1.0).
-    pub host: &'a str,
+    /// The request's authority: read it with [`Scope::host`].
+    pub(crate) authority: Authority<'a>,
     /// The client: the peer address, or the one a trusted proxy reported.
     pub client: Option<SocketAddr>,
+    /// What every request of the worker shares (read with `server`, `root_path`, `state`,
+    /// `shutdown`): one pointer instead of four per-worker fields copied into every request.
+    pub(crate) shared: &'a Shared,
+}
+
+impl<'a> Scope<'a> {
+    /// The request's authority (`host[:port]`): the target's in absolute-form, else the `Host`
+    /// header's (RFC 9112 §3.2.2); empty if the request had neither (HTTP/1.0).
+    ///
+    /// A method, not a field: most apps never ask, so the text is made only when one does (the
+    /// parser already rejected a `Host` with anything but `host[:port]` bytes, all ASCII).
+    pub fn host(&self) -> &'a str {
+        std::str::from_utf8(self.authority.0).unwrap_or("")
+    }
+
     /// The local address the request came in on (`None` on a Unix socket or in memory).
-    pub server: Option<SocketAddr>,
+    pub fn server(&self) -> Option<SocketAddr> {
+        self.shared.local
+    }
+
     /// The mount prefix configured for the server (`Config::root_path`).
-    pub root_path: &'a str,
-    /// Per-worker shared state.
-    pub state: &'a State,
+    pub fn root_path(&self) -> &'a str {
+        &self.shared.root_path
+    }
+
+    /// Per-worker shared state, filled by the app's lifespan `startup`.
+    pub fn state(&self) -> &'a State {
+        &self.shared.state
+    }
+
     /// The worker's shutdown signal, for long-lived handlers.
-    pub shutdown: ShutdownSignal<'a>,
+    pub fn shutdown(&self) -> ShutdownSignal<'a> {
+        ShutdownSignal {
+            inner: &self.shared.shutdown,
+        }
+    }
+}
+
+/// The authority's validated bytes (shown as text by `Debug`).
+#[derive(Clone, Copy)]
+pub(crate) struct Authority<'a>(pub(crate) &'a [u8]);
+
+impl fmt::Debug for Authority<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        String::from_utf8_lossy(self.0).fmt(f)
+    }
+}
+
+/// The method as text: the common ones without a UTF-8 check (the parser accepted only token
+/// bytes, so any method is ASCII; this only skips the check on the hot path).
+pub(crate) fn method_str(method: &[u8]) -> &str {
+    match method {
+        b"GET" => "GET",
+        b"POST" => "POST",
+        b"HEAD" => "HEAD",
+        b"PUT" => "PUT",
+        b"DELETE" => "DELETE",
+        b"PATCH" => "PATCH",
+        b"OPTIONS" => "OPTIONS",
+        other => std::str::from_utf8(other).unwrap_or(""),
+    }
+}
+
+/// The path as text: percent-decoded if the parser saw a `%` in it, else borrowed as it is.
+pub(crate) fn path_text(raw: &[u8], escaped: bool) -> Cow<'_, str> {
+    if escaped {
+        return percent_decode(raw);
+    }
+    match std::str::from_utf8(raw) {
+        Ok(path) => Cow::Borrowed(path),
+        Err(_) => String::from_utf8_lossy(raw),
+    }
 }
 
 /// Decodes `%XX` escapes; leaves invalid escapes as they are. Borrows when there is nothing to do.
 pub(crate) fn percent_decode(raw: &[u8]) -> Cow<'_, str> {
     if !raw.contains(&b'%') {
-        // The common case: valid UTF-8 (ASCII, in practice), borrowed as it is.
-        return match std::str::from_utf8(raw) {
-            Ok(path) => Cow::Borrowed(path),
-            Err(_) => String::from_utf8_lossy(raw),
-        };
+        return path_text(raw, false);
     }
     let mut out = Vec::with_capacity(raw.len());
     let mut i = 0;
@@ -215,5 +275,16 @@ mod tests {
         assert_eq!(percent_decode(b"/bad%zz/%4"), "/bad%zz/%4");
         assert_eq!(percent_decode(b"/end%"), "/end%");
         assert_eq!(percent_decode(b"%41"), "A");
+        assert_eq!(path_text(b"/a%20b", true), "/a b");
+        assert_eq!(path_text(b"/a%20b", false), "/a%20b");
+    }
+
+    #[test]
+    fn methods_as_text() {
+        for m in [
+            "GET", "POST", "HEAD", "PUT", "DELETE", "PATCH", "OPTIONS", "PROPFIND", "get",
+        ] {
+            assert_eq!(method_str(m.as_bytes()), m);
+        }
     }
 }

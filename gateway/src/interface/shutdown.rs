@@ -61,7 +61,7 @@ impl Shutdown {
     }
 }
 
-/// The worker's shutdown signal (`scope.shutdown`): lets a long-lived handler end cleanly when
+/// The worker's shutdown signal (`scope.shutdown()`): lets a long-lived handler end cleanly when
 /// the worker starts its graceful shutdown.
 ///
 /// ```
@@ -70,7 +70,7 @@ impl Shutdown {
 /// struct Ticker;
 /// impl App for Ticker {
 ///     async fn call(&self, req: Request<'_>, mut res: Responder<'_>) {
-///         let shutdown = req.scope.shutdown;
+///         let shutdown = req.scope.shutdown();
 ///         let _ = res.start(200, &[("content-type", "text/event-stream")]);
 ///         loop {
 ///             let tick = async {

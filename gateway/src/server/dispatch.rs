@@ -21,8 +21,7 @@ use crate::h1::parse::{parse_head, BodyFraming, Head, Reject};
 use crate::h1::response::push_error;
 use crate::interface::body::{fully_buffered, BodyState, Exchange, Expect, Framing};
 use crate::interface::responder::{Phase, ResponseState};
-use crate::interface::scope::{percent_decode, Headers, Scheme, ScopeKind};
-use crate::interface::shutdown::ShutdownSignal;
+use crate::interface::scope::{method_str, path_text, Authority, Headers, Scheme, ScopeKind};
 use crate::interface::{App, Body, Request, Responder, Scope};
 
 /// What the connection does after one request.
@@ -180,21 +179,15 @@ impl<A: App> Conn<A> {
                 ScopeKind::Http
             },
             version: head.version,
-            // The parser accepted only token characters: always ASCII.
-            method: std::str::from_utf8(method).unwrap_or(""),
+            method: method_str(method),
             scheme,
-            path: percent_decode(raw_path),
+            path: path_text(raw_path, head.escaped),
             raw_path,
             query_string: slice(head_bytes, head.query),
-            host: std::str::from_utf8(slice(head_bytes, head.host)).unwrap_or(""),
+            authority: Authority(slice(head_bytes, head.host)),
             headers,
             client,
-            server: worker.local,
-            root_path: &cfg.root_path,
-            state: &worker.state,
-            shutdown: ShutdownSignal {
-                inner: &worker.shared.shutdown,
-            },
+            shared: &worker.shared,
         };
         let request = Request {
             scope,

@@ -183,7 +183,7 @@ impl Server {
                 worker.open.get()
             );
         }
-        worker.app.shutdown(&worker.state).await;
+        worker.app.shutdown(&worker.shared.state).await;
         result
     }
 }

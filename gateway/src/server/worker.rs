@@ -16,7 +16,6 @@ use crate::interface::State;
 /// A worker's app, settings and counters; connections hold an `Rc` of it.
 pub(crate) struct Worker<A> {
     pub(crate) app: A,
-    pub(crate) state: State,
     pub(crate) config: Config,
     pub(crate) pool: BufferPool,
     /// Shutdown signal, response-head defaults: what the app-facing types read.
@@ -26,8 +25,6 @@ pub(crate) struct Worker<A> {
     pub(crate) served: Cell<u64>,
     /// Woken when `open` drops to zero during shutdown.
     pub(crate) drained: RefCell<Option<Waker>>,
-    /// The listener's local address (the same for every connection: kept here, not in each).
-    pub(crate) local: Option<SocketAddr>,
 }
 
 impl<A> Worker<A> {
@@ -40,18 +37,20 @@ impl<A> Worker<A> {
         let shared = Shared {
             head: config.head_defaults(),
             write_high_water: config.write_high_water,
-            ..Shared::default()
+            state,
+            // The listener's address: the same for every connection, kept here, not in each.
+            local,
+            root_path: config.root_path.clone(),
+            shutdown: Default::default(),
         };
         Worker {
             pool: BufferPool::new(&config),
             app,
-            state,
             config,
             shared,
             open: Cell::new(0),
             served: Cell::new(0),
             drained: RefCell::new(None),
-            local,
         }
     }
 

@@ -56,7 +56,7 @@ impl<'a> WebSocket<'a> {
         options: &Options,
     ) -> WebSocket<'a> {
         let (reader, writer) = upgraded.split();
-        let shutdown = scope.shutdown;
+        let shutdown = scope.shutdown();
         WebSocket {
             rx: RecvState::new(reader),
             shared: Shared::new(writer, Limits::from(options), shutdown),
