@@ -17,7 +17,7 @@
 use std::future::poll_fn;
 use std::io;
 use std::os::fd::{AsRawFd, IntoRawFd, OwnedFd, RawFd};
-use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
 
 use crate::fd::Async;
 use crate::sys::{self, cvt, socket, FdKind};
@@ -28,10 +28,27 @@ const MAX_SIGNAL: usize = 64;
 /// Write end of the socket each signal is routed to (-1: none).
 static ROUTES: [AtomicI32; MAX_SIGNAL + 1] = [const { AtomicI32::new(-1) }; MAX_SIGNAL + 1];
 
+/// Every signal handled so far, one bit each (`1 << (sig - 1)`).
+static DELIVERED: AtomicU64 = AtomicU64::new(0);
+/// Per signal: the signals whose earlier delivery makes this one end the process (0: none).
+static REPEAT_ARMS: [AtomicU64; MAX_SIGNAL + 1] = [const { AtomicU64::new(0) }; MAX_SIGNAL + 1];
+/// Per signal: the exit code for that forced end.
+static REPEAT_CODE: [AtomicI32; MAX_SIGNAL + 1] = [const { AtomicI32::new(0) }; MAX_SIGNAL + 1];
+
+fn bit(sig: libc::c_int) -> u64 {
+    1u64 << (sig - 1)
+}
+
 extern "C" fn on_signal(sig: libc::c_int) {
     let Some(route) = usize::try_from(sig).ok().and_then(|s| ROUTES.get(s)) else {
         return;
     };
+    let before = DELIVERED.fetch_or(bit(sig), Ordering::AcqRel);
+    let idx = sig as usize; // in 1..=MAX_SIGNAL: `ROUTES.get` succeeded
+    if before & REPEAT_ARMS[idx].load(Ordering::Acquire) != 0 {
+        // SAFETY: _exit is async-signal-safe and takes an integer only.
+        unsafe { libc::_exit(REPEAT_CODE[idx].load(Ordering::Acquire)) };
+    }
     let fd = route.load(Ordering::Acquire);
     if fd < 0 {
         return;
@@ -121,6 +138,32 @@ impl Signals {
         })
     }
 
+    /// Makes a repeated stop signal end the process at once: once any signal of this stream has
+    /// been delivered, a later `sig` (one of this stream's) calls `_exit(code)` inside the
+    /// handler — so it works even while the loop is busy and cannot read the stream. This is
+    /// the "second Ctrl-C" of servers: the first starts a graceful shutdown, the second ends
+    /// it now (the runner uses `exit_on_repeat(libc::SIGINT, 130)`).
+    ///
+    /// ```
+    /// use waitless_reactor::signal::Signals;
+    /// waitless_executor::block_on(async {
+    ///     let signals = Signals::new(&[libc::SIGTERM, libc::SIGINT]).unwrap();
+    ///     signals.exit_on_repeat(libc::SIGINT, 130).unwrap();
+    /// });
+    /// ```
+    pub fn exit_on_repeat(&self, sig: libc::c_int, code: i32) -> io::Result<()> {
+        if !self.signals.contains(&sig) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("signal {sig} is not one of this stream's"),
+            ));
+        }
+        let arms = self.signals.iter().fold(0, |m, &s| m | bit(s));
+        REPEAT_CODE[sig as usize].store(code, Ordering::Release);
+        REPEAT_ARMS[sig as usize].store(arms, Ordering::Release);
+        Ok(())
+    }
+
     /// The next signal received (in arrival order; several deliveries of one signal between two
     /// reads may arrive as one, as the kernel itself merges pending standard signals).
     pub async fn recv(&mut self) -> io::Result<libc::c_int> {
@@ -137,6 +180,7 @@ impl Signals {
 impl Drop for Signals {
     fn drop(&mut self) {
         for &sig in &self.signals {
+            REPEAT_ARMS[sig as usize].store(0, Ordering::Release);
             let _ = ROUTES[sig as usize].compare_exchange(
                 self.write,
                 -1,

@@ -30,7 +30,8 @@ use std::os::unix::net::UnixListener;
 use std::process::ExitCode;
 use std::time::{Duration, Instant, SystemTime};
 
-use waitless_reactor::{Async, ListenOptions, TcpListener};
+use waitless_reactor::signal::Signals;
+use waitless_reactor::{ListenOptions, TcpListener};
 
 use crate::cli::{self, Command, Listen, Options};
 use crate::config::Config;
@@ -230,13 +231,6 @@ fn worker_main<A: App>(
     kind: Kind,
     options: &Options,
 ) -> i32 {
-    let stop_pipe = match sys::stop_signal_pipe() {
-        Ok(fd) => fd,
-        Err(e) => {
-            log::error!("cannot install signal handlers: {e}");
-            return 1;
-        }
-    };
     let mut config = options.config.clone();
     let pid = std::process::id();
     config.limit_max_requests = jittered_limit(
@@ -250,13 +244,17 @@ fn worker_main<A: App>(
         log::info!("Worker [{pid}] recycles after {limit} requests");
     }
     let result: Result<(), ServeError> = waitless_executor::block_on(async {
+        // SIGTERM or a first SIGINT: graceful shutdown, read on the loop. A second SIGINT
+        // (Ctrl-C again, or the supervisor's forced stop) ends the process inside the handler,
+        // even while the loop is busy.
+        let mut stop = Signals::new(&[libc::SIGTERM, libc::SIGINT])?;
+        stop.exit_on_repeat(libc::SIGINT, 130)?;
         let server = match kind {
             Kind::Tcp => Server::from_listener(TcpListener::from_owned(listener)?, config)?,
             Kind::Unix => Server::from_unix_listener(UnixListener::from(listener), config)?,
         };
-        let stop = Async::new(stop_pipe)?;
         let shutdown = async move {
-            let _ = stop.readable().await;
+            let _ = stop.recv().await;
             log::info!("Shutting down [{pid}]");
         };
         log::info!("Waiting for application startup [{pid}]");

@@ -1,8 +1,6 @@
 //! The process and signal syscalls of the runner: the crate's only `unsafe` outside the reactor.
 
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::time::Duration;
 
 fn cvt(ret: libc::c_int) -> io::Result<libc::c_int> {
@@ -190,58 +188,6 @@ pub(crate) fn die_with_parent(sig: libc::c_int) {
     }
     #[cfg(not(target_os = "linux"))]
     let _ = sig;
-}
-
-/// Write end of the worker's signal pipe, for the async-signal-safe handler.
-static SIGNAL_PIPE: AtomicI32 = AtomicI32::new(-1);
-/// Set by the first SIGTERM/SIGINT; a second SIGINT forces an exit.
-static STOPPING: AtomicBool = AtomicBool::new(false);
-
-extern "C" fn on_stop_signal(sig: libc::c_int) {
-    let forced = STOPPING.swap(true, Ordering::SeqCst) && sig == libc::SIGINT;
-    if forced {
-        // SAFETY: _exit is async-signal-safe.
-        unsafe { libc::_exit(130) };
-    }
-    let fd = SIGNAL_PIPE.load(Ordering::SeqCst);
-    if fd >= 0 {
-        let byte = sig as u8;
-        // SAFETY: write is async-signal-safe; the pipe is non-blocking, a full pipe is fine.
-        unsafe {
-            libc::write(fd, (&byte as *const u8).cast(), 1);
-        }
-    }
-}
-
-/// Installs SIGTERM/SIGINT handlers that write to a pipe; returns its read end (non-blocking,
-/// close-on-exec), which becomes readable when a stop signal arrives.
-pub(crate) fn stop_signal_pipe() -> io::Result<OwnedFd> {
-    let mut fds = [0; 2];
-    // SAFETY: pipe writes two new fds into the array.
-    cvt(unsafe { libc::pipe(fds.as_mut_ptr()) })?;
-    // SAFETY: both fds were just created and are owned by nobody else.
-    let (read, write) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
-    for fd in [read.as_raw_fd(), write.as_raw_fd()] {
-        // SAFETY: fcntl takes no pointers.
-        unsafe {
-            libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC);
-            libc::fcntl(fd, libc::F_SETFL, libc::O_NONBLOCK);
-        }
-    }
-    // The write end lives until the process exits: the handler may fire at any time.
-    let write_fd: RawFd = std::os::fd::IntoRawFd::into_raw_fd(write);
-    SIGNAL_PIPE.store(write_fd, Ordering::SeqCst);
-    for sig in [libc::SIGTERM, libc::SIGINT] {
-        // SAFETY: installs a handler that only performs async-signal-safe operations.
-        unsafe {
-            let mut act: libc::sigaction = std::mem::zeroed();
-            act.sa_sigaction = on_stop_signal as *const () as usize;
-            act.sa_flags = libc::SA_RESTART;
-            libc::sigemptyset(&mut act.sa_mask);
-            cvt(libc::sigaction(sig, &act, std::ptr::null_mut()))?;
-        }
-    }
-    Ok(read)
 }
 
 /// Resets the handlers of signals the supervisor blocked, in a freshly forked child.
