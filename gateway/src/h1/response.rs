@@ -50,7 +50,22 @@ pub(crate) fn reason(status: u16) -> &'static str {
 }
 
 /// Appends the decimal digits of `n`.
-pub(crate) fn push_u64(out: &mut Vec<u8>, mut n: u64) {
+///
+/// Every response with a length writes one (`Content-Length`), nearly always under 10,000:
+/// those are written as a fixed-size array (an inline store, not a `memcpy` call of a
+/// variable-length tail).
+pub(crate) fn push_u64(out: &mut Vec<u8>, n: u64) {
+    let d = |x: u64| b'0' + (x % 10) as u8;
+    match n {
+        0..=9 => out.push(d(n)),
+        10..=99 => out.extend_from_slice(&[d(n / 10), d(n)]),
+        100..=999 => out.extend_from_slice(&[d(n / 100), d(n / 10), d(n)]),
+        1000..=9999 => out.extend_from_slice(&[d(n / 1000), d(n / 100), d(n / 10), d(n)]),
+        _ => push_digits(out, n),
+    }
+}
+
+fn push_digits(out: &mut Vec<u8>, mut n: u64) {
     let mut buf = [0u8; 20];
     let mut i = buf.len();
     loop {
@@ -188,6 +203,28 @@ mod tests {
         v.push(b' ');
         push_hex(&mut v, 0x1f4a);
         assert_eq!(v, b"0 18446744073709551615 0 1f4a");
+    }
+
+    #[test]
+    fn every_decimal_width_matches_format() {
+        for n in [
+            0,
+            9,
+            10,
+            13,
+            99,
+            100,
+            999,
+            1000,
+            9999,
+            10_000,
+            65_536,
+            u64::MAX - 1,
+        ] {
+            let mut v = Vec::new();
+            push_u64(&mut v, n);
+            assert_eq!(v, n.to_string().as_bytes());
+        }
     }
 
     #[test]
