@@ -23,7 +23,8 @@ pub enum PoolError {
         /// Its exit code, if it exited.
         exit_code: Option<i32>,
     },
-    /// The job ran longer than its timeout; its pool process was killed and replaced.
+    /// The job ran longer than its timeout. In a process pool its pool process was killed and
+    /// replaced; on the worker tier no answer came in time (the job may still run).
     Timeout,
     /// The pool was shut down before the job could run.
     ShutDown,
@@ -36,6 +37,14 @@ pub enum PoolError {
     Protocol(String),
     /// A pool process could not be started.
     Spawn(io::Error),
+    /// The broker (Redis) could not be reached or answered with an error (worker tier). Whether
+    /// the job ran is unknown: it may have been queued before the connection broke.
+    Broker(String),
+    /// The job's deadline passed before a worker started it (worker tier); it was not run.
+    Expired,
+    /// The job was moved to the dead-letter stream (worker tier): it is malformed, or it was
+    /// delivered too many times without an acknowledgement, or it failed on its last retry.
+    DeadLettered(String),
 }
 
 impl fmt::Display for PoolError {
@@ -51,12 +60,17 @@ impl fmt::Display for PoolError {
                 ..
             } => write!(f, "the pool process exited with code {code}"),
             PoolError::ProcessDied { .. } => f.write_str("the pool process died"),
-            PoolError::Timeout => f.write_str("the job timed out; its pool process was replaced"),
+            PoolError::Timeout => f.write_str("the job timed out"),
             PoolError::ShutDown => f.write_str("the pool is shut down"),
             PoolError::UnknownJob(name) => write!(f, "no job named {name:?} is registered"),
             PoolError::Codec(msg) => write!(f, "job argument or result encoding failed: {msg}"),
             PoolError::Protocol(msg) => write!(f, "pool process protocol error: {msg}"),
             PoolError::Spawn(e) => write!(f, "cannot start a pool process: {e}"),
+            PoolError::Broker(msg) => write!(f, "broker error: {msg}"),
+            PoolError::Expired => {
+                f.write_str("the job's deadline passed before a worker started it")
+            }
+            PoolError::DeadLettered(msg) => write!(f, "the job was dead-lettered: {msg}"),
         }
     }
 }
@@ -74,7 +88,7 @@ impl From<PoolError> for io::Error {
     fn from(e: PoolError) -> io::Error {
         let kind = match e {
             PoolError::QueueFull => io::ErrorKind::WouldBlock,
-            PoolError::Timeout => io::ErrorKind::TimedOut,
+            PoolError::Timeout | PoolError::Expired => io::ErrorKind::TimedOut,
             _ => io::ErrorKind::Other,
         };
         io::Error::new(kind, e)

@@ -16,8 +16,9 @@
 //!   functions in pool processes. Slower per job than a thread, but a job that aborts, segfaults or
 //!   leaks takes only its own pool process down; the pool replaces it and keeps serving (where
 //!   Python's pool raises `BrokenProcessPool`).
-//! * The seed's last step, a separate tier ("완전 분리 구조": a queue and job servers of their own),
-//!   is outside this crate; `docs/worker-pool.md` says when to reach for it.
+//! * [`redis`] (feature `redis`), the seed's last step, a separate tier ("완전 분리 구조": a queue
+//!   and job servers of their own): the same registered jobs, run by workers on any host through
+//!   Redis Streams; `docs/worker-pool.md` ("Beyond one machine") says when to reach for it.
 //!
 //! ## Example
 //!
@@ -58,6 +59,8 @@
 
 mod error;
 mod process;
+#[cfg(feature = "redis")]
+pub mod redis;
 mod thread;
 
 pub use error::PoolError;

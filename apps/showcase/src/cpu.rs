@@ -1,12 +1,15 @@
-//! `/cpu/fib/{n}?mode=inline|thread|process`: one CPU-bound computation in the three places the
-//! seed names, and the per-worker pools that run it.
+//! `/cpu/fib/{n}?mode=inline|thread|process|queue`: one CPU-bound computation in the four places
+//! the seed names, and the per-worker pools that run it.
 //!
 //! Why: "CPU Bound 작업은 반드시 분리한다" (CPU-bound work must be separated) — the seed's
 //! closing formula. `inline` computes on the event loop, so every other request of the worker
 //! waits (the anti-pattern, kept to show it). `thread` uses the worker's CPU thread pool (the
 //! seed's `ThreadPoolExecutor`; Rust has no GIL, so the threads really run in parallel).
 //! `process` uses the worker's process pool (the seed's `ProcessPoolExecutor`: a crash in the
-//! job takes only a pool process down). The pools are sized per worker by
+//! job takes only a pool process down). `queue` sends it to the worker tier (the seed's §15.4
+//! "완전 분리 구조": `showcase worker --broker URL` processes on any host, through Redis; enabled
+//! by `--broker`). The same `FIB` job constant serves the process pool and the tier: moving the
+//! job changes the pool, not the code. The pools are sized per worker by
 //! [`cpu_share`](crate::settings::cpu_share) so loops + pools do not oversubscribe the cores.
 
 use std::cell::OnceCell;
@@ -14,8 +17,11 @@ use std::rc::Rc;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use waitless::{run_in_process, run_in_threadpool, HttpError, Json, Path, Query, State};
-use waitless_pool::{ProcessPool, ThreadPool};
+use waitless::{
+    pool_error, run_in_process, run_in_threadpool, HttpError, Json, Path, Query, State,
+};
+use waitless_pool::redis::RedisPool;
+use waitless_pool::{PoolError, ProcessPool, ThreadPool};
 
 use crate::fib::{fib, FIB, MAX_N};
 use crate::settings::Settings;
@@ -37,6 +43,7 @@ pub enum Mode {
     Inline, // on the event loop (blocks the worker while it computes)
     Thread,  // on the worker's CPU thread pool
     Process, // in the worker's process pool
+    Queue,   // on the worker tier (Redis; needs --broker)
 }
 
 /// `?mode=`, default `inline`.
@@ -64,6 +71,7 @@ pub async fn fib_route(
         Mode::Inline => fib(n),
         Mode::Thread => run_in_threadpool(&pools.inner.threads, move || fib(n)).await?,
         Mode::Process => run_in_process(pools.process_pool()?, FIB, n).await?,
+        Mode::Queue => pools.queue_pool()?.run(FIB, n).await.map_err(tier_error)?,
     };
     Ok(Json(FibAnswer { n, value, mode }))
 }
@@ -80,6 +88,28 @@ struct PoolsInner {
     /// its processes (and the in-memory tests need no `waitless_pool::init`).
     processes: OnceCell<ProcessPool>,
     process_count: usize,
+    /// `--broker`; the tier's submitter starts on the first `mode=queue` request (its `build`
+    /// does no I/O, so it is safe on the loop).
+    broker: Option<String>,
+    queue: OnceCell<RedisPool>,
+}
+
+/// Why `mode=queue` cannot run without `--broker` (503: the server lacks it, not the request).
+pub const NO_BROKER: &str =
+    "mode=queue needs the worker tier: start the showcase with --broker redis://HOST:PORT/DB \
+     and run `showcase worker --broker …` somewhere";
+
+/// The tier's errors as HTTP: broker down → 503, no answer in time → 504, the rest as the
+/// framework maps pool errors (a full queue 503, anything else 500).
+fn tier_error(e: PoolError) -> HttpError {
+    match e {
+        PoolError::Broker(msg) => {
+            log::warn!("showcase: worker tier unavailable: {msg}");
+            HttpError::new(503, "Worker tier unavailable").with_header("retry-after", "1")
+        }
+        PoolError::Timeout | PoolError::Expired => HttpError::new(504, "Worker tier timed out"),
+        other => pool_error(other),
+    }
 }
 
 impl CpuPools {
@@ -94,6 +124,8 @@ impl CpuPools {
                 threads,
                 processes: OnceCell::new(),
                 process_count: settings.cpu_processes,
+                broker: settings.broker.clone(),
+                queue: OnceCell::new(),
             }),
         })
     }
@@ -112,4 +144,22 @@ impl CpuPools {
             .get()
             .ok_or_else(|| HttpError::new(500, "Internal Server Error"))
     }
+
+    fn queue_pool(&self) -> Result<&RedisPool, HttpError> {
+        if let Some(pool) = self.inner.queue.get() {
+            return Ok(pool);
+        }
+        let Some(url) = &self.inner.broker else {
+            return Err(HttpError::new(503, NO_BROKER));
+        };
+        let pool = RedisPool::builder(url.clone())
+            .timeout(QUEUE_TIMEOUT)
+            .build()
+            .map_err(tier_error)?;
+        Ok(self.inner.queue.get_or_init(|| pool))
+    }
 }
+
+/// How long a `mode=queue` request waits for a worker (also the job's deadline: a job still
+/// queued when it passes is not started).
+pub const QUEUE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);

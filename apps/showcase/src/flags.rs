@@ -18,7 +18,12 @@ showcase options:
   --cpu-processes INT               process pool processes per worker (mode=process)
                                     [default: available cores / --workers, at least 1]
   --db-on-loop                      diagnostic: call SQLite on the event loop (the anti-pattern
-                                    measured in docs/showcase.md); never in production";
+                                    measured in docs/showcase.md); never in production
+  --broker URL                      Redis URL of the worker tier: enables mode=queue (WAITLESS_BROKER)
+
+worker mode (the same binary on any host; serves mode=queue jobs):
+  showcase worker --broker URL [--concurrency INT] [--queue NAME]
+                                    --concurrency: jobs at once [default: available cores]";
 
 /// What the showcase flags set; `None` = default.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -28,12 +33,22 @@ pub struct ShowcaseFlags {
     pub cpu_threads: Option<usize>,
     pub cpu_processes: Option<usize>,
     pub db_on_loop: bool,
+    pub broker: Option<String>,
+}
+
+/// `showcase worker …`: what the worker mode is given.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WorkerFlags {
+    pub broker: String,
+    pub concurrency: Option<usize>,
+    pub queue: Option<String>,
 }
 
 /// A bad showcase flag (exit 2, like the runner's own).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum FlagError {
     MissingValue(&'static str),
+    Unknown(String),
     NotPositive { flag: &'static str, value: String },
 }
 
@@ -41,6 +56,7 @@ impl fmt::Display for FlagError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             FlagError::MissingValue(flag) => write!(f, "{flag} needs a value"),
+            FlagError::Unknown(flag) => write!(f, "unknown flag {flag:?}"),
             FlagError::NotPositive { flag, value } => {
                 write!(f, "{flag} {value:?}: expected an integer of at least 1")
             }
@@ -81,10 +97,51 @@ pub fn split(
                 flags.cpu_processes = Some(positive("--cpu-processes", value("--cpu-processes")?)?)
             }
             "--db-on-loop" if inline.is_none() => flags.db_on_loop = true,
+            "--broker" => flags.broker = Some(value("--broker")?),
             _ => rest.push(arg),
         }
     }
     Ok((flags, rest))
+}
+
+/// Parses the arguments after `worker`: `--broker URL` (or `WAITLESS_BROKER`), `--concurrency N`,
+/// `--queue NAME`.
+pub fn worker(
+    args: impl IntoIterator<Item = String>,
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<WorkerFlags, FlagError> {
+    let mut broker = None;
+    let mut concurrency = None;
+    let mut queue = None;
+    let mut args = args.into_iter();
+    while let Some(arg) = args.next() {
+        let (name, inline) = match arg.split_once('=') {
+            Some((n, v)) if n.starts_with("--") => (n.to_owned(), Some(v.to_owned())),
+            _ => (arg.clone(), None),
+        };
+        let mut value = |flag: &'static str| {
+            inline
+                .clone()
+                .or_else(|| args.next())
+                .ok_or(FlagError::MissingValue(flag))
+        };
+        match name.as_str() {
+            "--broker" => broker = Some(value("--broker")?),
+            "--concurrency" => {
+                concurrency = Some(positive("--concurrency", value("--concurrency")?)?)
+            }
+            "--queue" => queue = Some(value("--queue")?),
+            _ => return Err(FlagError::Unknown(arg)),
+        }
+    }
+    let broker = broker
+        .or_else(|| env("WAITLESS_BROKER"))
+        .ok_or(FlagError::MissingValue("--broker"))?;
+    Ok(WorkerFlags {
+        broker,
+        concurrency,
+        queue,
+    })
 }
 
 fn positive(flag: &'static str, value: String) -> Result<usize, FlagError> {
@@ -113,11 +170,13 @@ mod tests {
             "2",
             "--cpu-threads=3",
             "--db-on-loop",
+            "--broker=redis://127.0.0.1:6379/0",
         ]))
         .unwrap();
         assert_eq!(flags.db, Some(PathBuf::from("/tmp/x.db")));
         assert_eq!(flags.cpu_threads, Some(3));
         assert!(flags.db_on_loop);
+        assert_eq!(flags.broker.as_deref(), Some("redis://127.0.0.1:6379/0"));
         assert_eq!(rest, args(&["--port", "0", "--workers", "2"]));
     }
 
@@ -128,5 +187,25 @@ mod tests {
         assert!(e.to_string().contains("--cpu-processes"));
         let e = split(args(&["--db-threads=many"])).unwrap_err();
         assert!(e.to_string().contains("--db-threads"));
+    }
+
+    #[test]
+    fn worker_mode_flags() {
+        let none = |_: &str| None;
+        let w = worker(args(&["--broker", "redis://h/0", "--concurrency=3"]), none).unwrap();
+        assert_eq!(w.broker, "redis://h/0");
+        assert_eq!(w.concurrency, Some(3));
+        let from_env = worker(args(&[]), |k| {
+            (k == "WAITLESS_BROKER").then(|| "redis://e/1".into())
+        });
+        assert_eq!(from_env.unwrap().broker, "redis://e/1");
+        assert_eq!(
+            worker(args(&[]), none),
+            Err(FlagError::MissingValue("--broker"))
+        );
+        assert!(matches!(
+            worker(args(&["--port", "1"]), none),
+            Err(FlagError::Unknown(_))
+        ));
     }
 }

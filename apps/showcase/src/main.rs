@@ -4,6 +4,8 @@
 //! ```sh
 //! cargo run --release -p showcase                 # http://127.0.0.1:8000, one worker per core
 //! cargo run --release -p showcase -- --db items.db --workers 2
+//! cargo run --release -p showcase -- --broker redis://127.0.0.1:6379/0     # mode=queue on
+//! cargo run --release -p showcase -- worker --broker redis://127.0.0.1:6379/0 --concurrency 2
 //! ```
 //!
 //! Order matters here, and each step says why: the process pool's `init` first (its workers
@@ -26,6 +28,11 @@ fn main() -> ExitCode {
     // A process-pool worker stops here: it serves fib jobs and never returns.
     waitless_pool::init(showcase::fib::registry());
 
+    // Worker mode: serve the tier's fib jobs (the registry is the one `init` was given).
+    if std::env::args().nth(1).as_deref() == Some("worker") {
+        return worker(std::env::args().skip(2));
+    }
+
     let (ours, rest) = match flags::split(std::env::args().skip(1)) {
         Ok(split) => split,
         Err(e) => return usage_error(&e),
@@ -43,6 +50,31 @@ fn main() -> ExitCode {
         }
         Err(e) => usage_error(&e),
         Ok(Command::Run(options)) => serve(ours, *options),
+    }
+}
+
+fn worker(args: impl Iterator<Item = String>) -> ExitCode {
+    let flags = match flags::worker(args, |k| std::env::var(k).ok()) {
+        Ok(flags) => flags,
+        Err(e) => return usage_error(&e),
+    };
+    waitless_gateway::logger::init(log::LevelFilter::Info);
+    let mut builder = waitless_pool::redis::Worker::builder(flags.broker.clone());
+    if let Some(n) = flags.concurrency {
+        builder = builder.concurrency(n);
+    }
+    if let Some(queue) = flags.queue {
+        builder = builder.queue(queue);
+    }
+    let _ = writeln!(
+        std::io::stdout(),
+        "showcase: worker {} serving {}",
+        std::process::id(),
+        flags.broker
+    );
+    match builder.run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(&e.to_string()),
     }
 }
 
@@ -107,6 +139,10 @@ fn configure(
 ) -> Result<Settings, getrandom::Error> {
     let mut settings = Settings::new(db_path, workers)?;
     settings.db_on_loop = ours.db_on_loop;
+    settings.broker = ours
+        .broker
+        .clone()
+        .or_else(|| std::env::var("WAITLESS_BROKER").ok());
     if let Some(n) = ours.db_threads {
         settings.db_threads = n;
     }

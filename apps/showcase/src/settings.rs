@@ -31,6 +31,8 @@ pub struct Settings {
     /// Signs `/token`'s tokens. Drawn once in the supervisor, so every forked worker validates
     /// the tokens of every other ([`crate::auth`] says why).
     pub token_secret: TokenSecret,
+    /// The worker tier's Redis URL (`--broker`): `/cpu/fib/{n}?mode=queue` sends fib there.
+    pub broker: Option<String>,
 }
 
 impl Settings {
@@ -45,6 +47,7 @@ impl Settings {
             cpu_threads: per_worker,
             cpu_processes: per_worker,
             token_secret: TokenSecret::random()?,
+            broker: None,
         })
     }
 }

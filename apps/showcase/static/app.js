@@ -44,11 +44,11 @@ async function runSleeps() {
 }
 
 // ---- 2. fib while pinging --------------------------------------------------------------
-const MODES = ["inline", "thread", "process"];
-const COLORS = { inline: "#d6453d", thread: "#2f6fdf", process: "#2e9e5b" };
+const MODES = ["inline", "thread", "process", "queue"];
+const COLORS = { inline: "#d6453d", thread: "#2f6fdf", process: "#2e9e5b", queue: "#8a4fc7" };
 const PING_EVERY_MS = 20;
 const FIBS_PER_MODE = 3;
-const pings = { inline: [], thread: [], process: [] };
+const pings = { inline: [], thread: [], process: [], queue: [] };
 
 /// Pings /healthz every PING_EVERY_MS until `done` is set; each latency is recorded and drawn.
 async function pingLoop(mode, state) {
@@ -69,7 +69,10 @@ async function pingLoop(mode, state) {
 
 async function runMode(mode, n) {
   // Warm-up outside the measurement: the first process-mode call starts the worker's pool.
-  await (await fetch(`/cpu/fib/1?mode=${mode}`, { cache: "no-store" })).json();
+  // A server started without --broker answers mode=queue with 503 and says why.
+  const warm = await fetch(`/cpu/fib/1?mode=${mode}`, { cache: "no-store" });
+  const body = await warm.json();
+  if (!warm.ok) return { mode, unavailable: `${warm.status} ${body.detail}` };
   pings[mode] = [];
   const state = { done: false };
   const pinging = pingLoop(mode, state);
@@ -97,8 +100,16 @@ async function runFib() {
   const lines = [];
   for (const mode of MODES) {
     const r = await runMode(mode, n);
+    if (r.unavailable) {
+      out.dataset[mode] = "off";
+      lines.push(`${mode}: not run (${r.unavailable})`);
+      out.textContent = lines.join(" · ");
+      continue;
+    }
     out.dataset[mode] = r.worst.toFixed(1);
-    lines.push(`${mode}: worst ping ${r.worst.toFixed(0)} ms (fib on ${r.fibPids.join(",")}, pings on ${r.pingPids.join(",")})`);
+    // In queue mode fib runs in a tier worker process; the pid is the HTTP worker that answered.
+    const fibWhere = mode === "queue" ? "fib on a tier worker, answered by" : "fib on";
+    lines.push(`${mode}: worst ping ${r.worst.toFixed(0)} ms (${fibWhere} ${r.fibPids.join(",")}, pings on ${r.pingPids.join(",")})`);
     out.textContent = lines.join(" · ");
   }
   out.dataset.done = "1";

@@ -15,6 +15,9 @@
 // The CDP client the framework's browser test uses, shared by path (test code, not an API).
 #[path = "../../../framework/tests/cdp/mod.rs"]
 mod cdp;
+// The worker tier's test Redis (a private redis-server), shared with waitless-pool's tests.
+#[path = "../../../worker-pool/tests/redis_server/mod.rs"]
+mod redis_server;
 
 use std::process::{Command, Stdio};
 use std::time::Instant;
@@ -24,17 +27,17 @@ use serde_json::{json, Value};
 
 use cdp::{chromium, launch, lines_of, Cdp, Killed, STEP};
 
-fn skip(test: &str, reason: &str) {
-    if std::env::var("WAITLESS_REQUIRE_COMPONENTS").is_ok_and(|v| v == "1") {
-        panic!("{test}: {reason} (WAITLESS_REQUIRE_COMPONENTS=1)");
-    }
-    eprintln!("SKIPPED {test}: {reason}");
-}
+use redis_server::skip;
 
-/// `showcase --workers 1 --port 0` and its port, from the line it prints.
-fn start_showcase() -> (Killed, u16) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_showcase"))
-        .args(["--port", "0", "--workers", "1", "--log-level", "warning"])
+/// `showcase --workers 1 --port 0` (with `--broker` when given) and its port, from the line it
+/// prints.
+fn start_showcase(broker: Option<&str>) -> (Killed, u16) {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_showcase"));
+    command.args(["--port", "0", "--workers", "1", "--log-level", "warning"]);
+    if let Some(url) = broker {
+        command.args(["--broker", url]);
+    }
+    let mut child = command
         .stdout(Stdio::piped())
         .spawn()
         .expect("spawn showcase");
@@ -68,7 +71,23 @@ fn index_page_demos_and_docs_work_in_chromium() {
             "no chromium (apt-get install chromium, or set CHROMIUM)",
         );
     };
-    let (_server, port) = start_showcase();
+    // The worker tier for mode=queue: a private redis-server and one `showcase worker`.
+    let tier = if redis_server::available() {
+        let redis = redis_server::RedisServer::start(test).expect("redis-server");
+        let mut command = Command::new(env!("CARGO_BIN_EXE_showcase"));
+        redis_server::die_with_parent(&mut command);
+        let worker = command
+            .args(["worker", "--broker", &redis.url(), "--concurrency", "1"])
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("spawn showcase worker");
+        Some((redis, Killed(worker)))
+    } else {
+        skip(test, "mode=queue not exercised: no redis-server");
+        None
+    };
+    let broker = tier.as_ref().map(|(redis, _)| redis.url());
+    let (_server, port) = start_showcase(broker.as_deref());
     let origin = format!("http://127.0.0.1:{port}/");
     let (_browser, ws_url) = launch(&binary);
     let mut page = Cdp::new_page(&ws_url);
@@ -80,7 +99,7 @@ fn index_page_demos_and_docs_work_in_chromium() {
     page.wait_for("document.getElementById('chat-state').dataset.open");
 
     concurrency_demo(&mut page);
-    fib_demo(&mut page);
+    fib_demo(&mut page, tier.is_some());
     chat_between_two_pages(&mut page, &ws_url, &origin);
     events_ticker(&mut page);
     if let Ok(path) = std::env::var("WAITLESS_SCREENSHOT") {
@@ -107,8 +126,9 @@ fn concurrency_demo(page: &mut Cdp) {
     assert!((1.0..2.0).contains(&seconds), "100 sleeps took {seconds} s");
 }
 
-/// fib in each mode while pinging: inline's worst ping is far above process mode's.
-fn fib_demo(page: &mut Cdp) {
+/// fib in each mode while pinging: inline's worst ping is far above process mode's; queue mode
+/// runs on the worker tier when there is one, and says it did not run otherwise.
+fn fib_demo(page: &mut Cdp, with_queue: bool) {
     // n = 35 (the largest computed by recursion): ~100 ms per call in a debug build, so a ping
     // stuck behind one stands out from the noise of a 2-core machine running Chromium too.
     page.eval("document.getElementById('fib-n').value = 35");
@@ -118,9 +138,22 @@ fn fib_demo(page: &mut Cdp) {
     let inline = page.number(&format!("{out}.inline"));
     let thread = page.number(&format!("{out}.thread"));
     let process = page.number(&format!("{out}.process"));
-    eprintln!("worst ping (ms): inline {inline}, thread {thread}, process {process}");
+    let queue = page.eval(&format!("{out}.queue"));
+    eprintln!(
+        "worst ping (ms): inline {inline}, thread {thread}, process {process}, queue {queue}"
+    );
     let lines = page.number("document.querySelectorAll('#fib-plot polyline').length");
-    assert_eq!(lines, 3.0, "one plotted line per mode");
+    if with_queue {
+        let queue: f64 = queue
+            .as_str()
+            .and_then(|q| q.parse().ok())
+            .expect("queue ran");
+        assert!(queue >= 0.0);
+        assert_eq!(lines, 4.0, "one plotted line per mode");
+    } else {
+        assert_eq!(queue, json!("off"), "queue mode without a broker");
+        assert_eq!(lines, 3.0, "one plotted line per mode that ran");
+    }
     // Generous on a 2-core machine: the pool's computation competes with the loop and the
     // browser for a core, so pool-mode pings are slowed too (measured: inline 1.7-12x process).
     // Thread mode is only printed: one run in five saw a 150 ms spike there (the debug build's

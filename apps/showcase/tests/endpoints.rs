@@ -334,9 +334,20 @@ fn fib_errors() {
     assert_eq!(
         detail[1],
         json!({"type": "enum", "loc": ["query", "mode"],
-               "msg": "Input should be 'inline', 'thread' or 'process'", "input": "gpu",
-               "ctx": {"expected": "'inline', 'thread' or 'process'"}})
+               "msg": "Input should be 'inline', 'thread', 'process' or 'queue'", "input": "gpu",
+               "ctx": {"expected": "'inline', 'thread', 'process' or 'queue'"}})
     );
+}
+
+#[test]
+fn queue_mode_without_a_broker_says_so() {
+    // No `--broker`: a 503 whose detail says what to start (tests/queue_mode.rs runs the tier).
+    let (c, _db) = client();
+    let res = c.get("/cpu/fib/10?mode=queue").send();
+    assert_eq!(res.status.as_u16(), 503);
+    assert_eq!(json_of(&res), json!({"detail": showcase::cpu::NO_BROKER}));
+    assert!(showcase::cpu::NO_BROKER.contains("--broker"));
+    assert_eq!(c.get("/healthz").send().status.as_u16(), 200);
 }
 
 #[test]

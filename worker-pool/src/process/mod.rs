@@ -37,7 +37,7 @@ pub(crate) mod frame;
 mod job_future;
 mod pool;
 mod queue;
-mod registry;
+pub(crate) mod registry;
 #[allow(unsafe_code)] // socketpair, pidfd, kill, pre_exec
 mod sys;
 
@@ -50,7 +50,7 @@ pub use pool::ProcessPool;
 pub use registry::{Job, Registry};
 
 /// The registry this (parent) process was initialised with.
-static REGISTRY: OnceLock<Registry> = OnceLock::new();
+pub(crate) static REGISTRY: OnceLock<Registry> = OnceLock::new();
 
 /// The entry hook: call it first thing in `main` of every program that uses a [`ProcessPool`].
 ///
