@@ -286,3 +286,48 @@ fn a_fragmented_message_with_an_interleaved_ping_over_split_writes() {
     let msg = ws.recv().unwrap();
     assert_eq!((msg.opcode, msg.payload.as_slice()), (1, bytes));
 }
+
+/// Over TLS the transport has no vectored I/O: a vectored write sends the buffer first, a
+/// spilling read fills the message buffer only. Messages of every path (in place, assembled,
+/// read straight into the message buffer; sent from the buffer and beside it) still echo.
+#[cfg(feature = "tls")]
+#[test]
+fn tungstenite_over_tls_echoes_messages_of_every_read_and_write_path() {
+    use std::sync::Arc;
+    let dir = std::env::temp_dir().join(format!("waitless-ws-tls-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let ck = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    std::fs::write(&cert, ck.cert.pem()).unwrap();
+    std::fs::write(&key, ck.signing_key.serialize_pem()).unwrap();
+    let config = Config {
+        tls: Some(waitless_gateway::TlsFiles {
+            certfile: cert,
+            keyfile: key,
+        }),
+        ..Config::default()
+    };
+    let srv = server_with_reports(config).0;
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(ck.cert.der().clone()).unwrap();
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let tls = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    let conn = rustls::ClientConnection::new(Arc::new(tls), name).unwrap();
+    let stream = rustls::StreamOwned::new(conn, connect(srv.addr));
+    let (mut ws, _) = tungstenite::client("wss://localhost/echo", stream).expect("handshake");
+    for size in [64usize, 16 * 1024, 48 * 1024, 200 * 1024] {
+        let payload: Vec<u8> = (0..size).map(|i| (i * 13) as u8).collect();
+        // Two at once: the second frame arrives behind the first.
+        ws.send(TMessage::binary(payload.clone())).unwrap();
+        ws.send(TMessage::text("next")).unwrap();
+        assert_eq!(ws.read().unwrap(), TMessage::binary(payload), "{size} B");
+        assert_eq!(ws.read().unwrap(), TMessage::text("next"));
+    }
+    ws.close(None).unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+}

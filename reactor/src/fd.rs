@@ -20,7 +20,7 @@
 
 use std::fmt;
 use std::future::poll_fn;
-use std::io::{self, IoSlice};
+use std::io::{self, IoSlice, IoSliceMut};
 use std::os::fd::{AsFd, AsRawFd, RawFd};
 use std::pin::Pin;
 use std::rc::Rc;
@@ -225,6 +225,31 @@ impl<T: AsFd> Async<T> {
         res
     }
 
+    /// Scatters one `readv` over `bufs`, in order; on a stream socket or pipe a read that fills
+    /// less than all of them marks the fd drained, like a short [`poll_read`](Self::poll_read).
+    ///
+    /// Why: a protocol that knows where its current record ends can read the rest of it into
+    /// its own buffer and whatever follows into a second one in the same syscall; the total
+    /// then tells whether the kernel buffer is empty, so the next read is not a `WouldBlock`
+    /// probe. At most `IOV_MAX` (1024) buffers are passed; only those count towards "short".
+    pub fn poll_read_vectored(
+        &self,
+        cx: &mut Context<'_>,
+        bufs: &mut [IoSliceMut<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let fd = self.raw();
+        let count = bufs.len().min(sys::IOV_MAX);
+        let bufs = &mut bufs[..count];
+        let total: usize = bufs.iter().map(|b| b.len()).sum();
+        let res = poll_io(&self.state, Direction::Read, cx, || sys::readv(fd, bufs));
+        if let Poll::Ready(Ok(n)) = res {
+            if self.kind.short_io_drains && sys::Poller::REPORTS_READ_CLOSED && n > 0 && n < total {
+                self.state.clear(Direction::Read);
+            }
+        }
+        res
+    }
+
     /// Reads into `buf` without removing the data (`recv(MSG_PEEK)`; sockets only).
     pub fn poll_peek(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
         let fd = self.raw();
@@ -302,6 +327,14 @@ macro_rules! impl_async_io {
                 buf: &mut [u8],
             ) -> Poll<io::Result<usize>> {
                 Async::poll_read(&self, cx, buf)
+            }
+
+            fn poll_read_vectored(
+                self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+                bufs: &mut [IoSliceMut<'_>],
+            ) -> Poll<io::Result<usize>> {
+                Async::poll_read_vectored(&self, cx, bufs)
             }
         }
 

@@ -227,3 +227,55 @@ fn peek_leaves_the_data_and_options_round_trip() -> io::Result<()> {
     }))
     .expect("timed out")
 }
+
+#[test]
+fn a_vectored_read_scatters_in_order_and_a_short_one_marks_the_stream_drained() -> io::Result<()> {
+    use std::io::IoSliceMut;
+    block_on(timeout(LIMIT, async {
+        let listener = TcpListener::bind(localhost())?;
+        let mut client = std::net::TcpStream::connect(listener.local_addr()?)?;
+        let (server, _) = listener.accept().await?;
+        client.write_all(b"0123456789")?;
+        server.readable().await?;
+        // 4 bytes fill the first buffer, 6 of 8 the second: short in total.
+        let (mut a, mut b) = ([0u8; 4], [0u8; 8]);
+        let n = poll_fn(|cx| {
+            server.poll_read_vectored(cx, &mut [IoSliceMut::new(&mut a), IoSliceMut::new(&mut b)])
+        })
+        .await?;
+        assert_eq!((n, &a, &b[..6]), (10, b"0123", &b"456789"[..]));
+        // Drained: the next read waits for an edge without a `WouldBlock` syscall (with epoll;
+        // the portable backend cannot tell a half-close apart, so there reads go on until
+        // `WouldBlock`: see `fd.rs`).
+        let mut calls = 0;
+        let probe = server.try_io(Interest::Readable, || {
+            calls += 1;
+            Err::<(), _>(io::ErrorKind::WouldBlock.into())
+        });
+        assert_eq!(probe.map_err(|e| e.kind()), Err(io::ErrorKind::WouldBlock));
+        let expected = if cfg!(waitless_polling_backend) { 1 } else { 0 };
+        assert_eq!(
+            calls, expected,
+            "the short vectored read did not clear readiness"
+        );
+        // Filling every buffer exactly is not short: the next read is tried.
+        client.write_all(b"abcdefghijkl")?;
+        let (mut a, mut b) = ([0u8; 4], [0u8; 8]);
+        let n = poll_fn(|cx| {
+            server.poll_read_vectored(cx, &mut [IoSliceMut::new(&mut a), IoSliceMut::new(&mut b)])
+        })
+        .await?;
+        assert_eq!((n, &a, &b), (12, b"abcd", b"efghijkl"));
+        let mut tried = false;
+        let probe = server.try_io(Interest::Readable, || {
+            tried = true;
+            Ok(())
+        });
+        assert!(
+            probe.is_ok() && tried,
+            "a full vectored read must keep readiness"
+        );
+        io::Result::Ok(())
+    }))
+    .expect("timed out")
+}

@@ -9,7 +9,7 @@
 
 use std::fmt;
 use std::future::poll_fn;
-use std::io;
+use std::io::{self, IoSliceMut};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
@@ -124,9 +124,42 @@ impl UpgradedReader<'_> {
         Ok(n)
     }
 
+    /// Reads into `dst` and, in the same syscall (`readv`), whatever follows into the
+    /// connection's buffer, where [`buffered`](Self::buffered) then shows it. Returns the bytes
+    /// put into `dst` (0: the peer closed). Bytes already buffered are copied first instead.
+    ///
+    /// Why: a codec reading the rest of a large record straight into its own buffer would
+    /// otherwise ask for exactly the rest, and the read after it, for the next record, would
+    /// usually find nothing (`EAGAIN`, then a wait). With the connection's buffer behind `dst`
+    /// the next record's first bytes come along, and a read that fills less than both proves
+    /// the socket drained, so the reactor waits without the probe.
+    pub async fn read_spilling(&mut self, dst: &mut [u8]) -> io::Result<usize> {
+        if self.pos < self.filled || dst.is_empty() {
+            return self.read(dst).await;
+        }
+        self.pos = 0;
+        self.filled = 0;
+        let transport = &self.io.transport;
+        let buf = &mut *self.buf;
+        let n = poll_fn(|cx| {
+            let mut bufs = [IoSliceMut::new(dst), IoSliceMut::new(buf)];
+            transport.poll_read_vectored(cx, &mut bufs)
+        })
+        .await?;
+        let into_dst = n.min(dst.len());
+        self.filled = n - into_dst;
+        Ok(into_dst)
+    }
+
     /// The unread bytes already buffered.
     pub fn buffered(&self) -> &[u8] {
         &self.buf[self.pos..self.filled]
+    }
+
+    /// The unread bytes already buffered, writable (a codec unmasks a payload in place and
+    /// hands it out without copying it).
+    pub fn buffered_mut(&mut self) -> &mut [u8] {
+        &mut self.buf[self.pos..self.filled]
     }
 
     /// Marks `n` buffered bytes as read.
@@ -152,6 +185,14 @@ impl UpgradedWriter<'_> {
     /// [`flush`](Self::flush) them with one syscall.
     pub fn buffer(&mut self) -> &mut Vec<u8> {
         self.out
+    }
+
+    /// Writes what [`buffer`](Self::buffer) holds and then `bytes`, in one vectored write where
+    /// the transport has one (a frame header and a large payload, without copying the payload).
+    pub async fn flush_with(&mut self, bytes: &[u8]) -> io::Result<()> {
+        let res = self.io.write_all_vectored(self.out, bytes).await;
+        self.out.clear();
+        res
     }
 
     /// Writes what [`buffer`](Self::buffer) holds.

@@ -7,7 +7,7 @@
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
-use std::io;
+use std::io::{self, IoSlice, IoSliceMut};
 use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 
@@ -83,12 +83,58 @@ impl Endpoint {
             rx.reader = Some(cx.waker().clone());
             return Poll::Pending;
         }
-        let n = buf.len().min(rx.bytes.len());
-        for (dst, src) in buf.iter_mut().zip(rx.bytes.drain(..n)) {
-            *dst = src;
-        }
+        let n = take_into(&mut rx.bytes, buf);
         rx.reads += 1;
         rx.wake_writer();
+        Poll::Ready(Ok(n))
+    }
+
+    /// Scatters what is buffered over `bufs` in order, like `readv` (counted as one read).
+    pub(crate) fn poll_read_vectored(
+        &self,
+        cx: &mut Context<'_>,
+        bufs: &mut [IoSliceMut<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let mut rx = self.rx.borrow_mut();
+        let room: usize = bufs.iter().map(|b| b.len()).sum();
+        if rx.bytes.is_empty() {
+            if rx.write_closed || room == 0 {
+                return Poll::Ready(Ok(0));
+            }
+            rx.reader = Some(cx.waker().clone());
+            return Poll::Pending;
+        }
+        let n: usize = bufs.iter_mut().map(|b| take_into(&mut rx.bytes, b)).sum();
+        rx.reads += 1;
+        rx.wake_writer();
+        Poll::Ready(Ok(n))
+    }
+
+    /// Gathers `bufs` in order, like `writev` (counted as one write).
+    pub(crate) fn poll_write_vectored(
+        &self,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let mut tx = self.tx.borrow_mut();
+        if tx.read_closed || tx.write_closed {
+            return Poll::Ready(Err(io::ErrorKind::BrokenPipe.into()));
+        }
+        let total: usize = bufs.iter().map(|b| b.len()).sum();
+        let room = tx.capacity.saturating_sub(tx.bytes.len());
+        if room == 0 && total > 0 {
+            tx.writer = Some(cx.waker().clone());
+            return Poll::Pending;
+        }
+        let mut left = room.min(total);
+        let n = left;
+        for buf in bufs {
+            let take = left.min(buf.len());
+            tx.bytes.extend(&buf[..take]);
+            left -= take;
+        }
+        tx.writes += usize::from(n > 0);
+        tx.wake_reader();
         Poll::Ready(Ok(n))
     }
 
@@ -145,6 +191,17 @@ impl Endpoint {
     pub(crate) fn unread_by_peer(&self) -> usize {
         self.tx.borrow().bytes.len()
     }
+}
+
+/// Moves as many bytes as fit from the front of `from` into `to`; returns how many.
+fn take_into(from: &mut VecDeque<u8>, to: &mut [u8]) -> usize {
+    let n = to.len().min(from.len());
+    let (a, b) = from.as_slices();
+    let first = n.min(a.len());
+    to[..first].copy_from_slice(&a[..first]);
+    to[first..n].copy_from_slice(&b[..n - first]);
+    from.drain(..n);
+    n
 }
 
 impl Drop for Endpoint {

@@ -14,7 +14,7 @@ pub(crate) mod memory;
 pub(crate) mod tls;
 
 use std::future::poll_fn;
-use std::io;
+use std::io::{self, IoSlice, IoSliceMut};
 use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
 use std::task::{Context, Poll};
@@ -44,6 +44,44 @@ impl Transport {
             Transport::Memory(s) => s.poll_read(cx, buf),
             #[cfg(feature = "tls")]
             Transport::Tls(s) => s.poll_read(cx, buf),
+        }
+    }
+
+    /// Reads into `bufs` in order with one syscall (`readv`) where the transport has one; TLS
+    /// reads into the first non-empty buffer (a correct, shorter read: callers loop anyway).
+    pub(crate) fn poll_read_vectored(
+        &self,
+        cx: &mut Context<'_>,
+        bufs: &mut [IoSliceMut<'_>],
+    ) -> Poll<io::Result<usize>> {
+        match self {
+            Transport::Tcp(s) => s.poll_read_vectored(cx, bufs),
+            Transport::Unix(s) => s.poll_read_vectored(cx, bufs),
+            Transport::Memory(s) => s.poll_read_vectored(cx, bufs),
+            #[cfg(feature = "tls")]
+            Transport::Tls(s) => match bufs.iter_mut().find(|b| !b.is_empty()) {
+                Some(first) => s.poll_read(cx, first),
+                None => Poll::Ready(Ok(0)),
+            },
+        }
+    }
+
+    /// Writes from `bufs` in order with one syscall (`sendmsg`) where the transport has one;
+    /// TLS writes the first non-empty buffer.
+    pub(crate) fn poll_write_vectored(
+        &self,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        match self {
+            Transport::Tcp(s) => s.poll_write_vectored(cx, bufs),
+            Transport::Unix(s) => s.poll_write_vectored(cx, bufs),
+            Transport::Memory(s) => s.poll_write_vectored(cx, bufs),
+            #[cfg(feature = "tls")]
+            Transport::Tls(s) => match bufs.iter().find(|b| !b.is_empty()) {
+                Some(first) => s.poll_write(cx, first),
+                None => Poll::Ready(Ok(0)),
+            },
         }
     }
 
@@ -146,6 +184,36 @@ impl Io {
             Transport::Tls(_) => self.flush().await,
             _ => Ok(()),
         }
+    }
+
+    /// Writes all of `head` then all of `tail` with as few syscalls as the transport allows
+    /// (one `sendmsg` on a socket that takes both), under the same send-timeout rule as
+    /// [`write_all`](Self::write_all). Why: a frame header in the write buffer and a large
+    /// payload the app still owns go out together without copying the payload.
+    pub(crate) async fn write_all_vectored(&self, head: &[u8], tail: &[u8]) -> io::Result<()> {
+        let (mut head, mut tail) = (head, tail);
+        while !head.is_empty() {
+            let bufs = [IoSlice::new(head), IoSlice::new(tail)];
+            let n = match futures_lite::future::poll_once(poll_fn(|cx| {
+                self.transport.poll_write_vectored(cx, &bufs)
+            }))
+            .await
+            {
+                Some(res) => res?,
+                None => {
+                    poll_fn(|cx| self.transport.poll_write_vectored(cx, &bufs))
+                        .or(send_timed_out(self.send_timeout))
+                        .await?
+                }
+            };
+            if n == 0 {
+                return Err(io::ErrorKind::WriteZero.into());
+            }
+            let from_head = n.min(head.len());
+            head = &head[from_head..];
+            tail = &tail[n - from_head..];
+        }
+        self.write_all(tail).await
     }
 
     /// The slow path of `write_all`: the peer's window is full; wait, bounded by the timeout.

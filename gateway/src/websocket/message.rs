@@ -1,8 +1,9 @@
 //! A message as the app sees it: text, binary, or the end of the conversation.
 //!
-//! Why borrowed: a received message points into the socket's reused message buffer (the
-//! payload was copied once, unmasking on the way, from the connection's read buffer or straight
-//! from the socket), so receiving allocates nothing. Keep it past the next `recv` with
+//! Why borrowed: a received message points either into the connection's read buffer, where an
+//! unfragmented message that fits was unmasked in place (no copy at all), or into the socket's
+//! reused message buffer (fragmented or larger messages, copied once while unmasking), so
+//! receiving allocates nothing. Keep it past the next `recv` with
 //! [`Message::to_owned`]-style copies (`text.to_owned()`), or answer at once through the
 //! writer half of [`WebSocket::split`](super::WebSocket::split).
 

@@ -23,10 +23,16 @@
 //! from the same byte. Every await is a read of the socket; everything between them is
 //! synchronous and commits its progress before the next await.
 //!
-//! Zero-copy where it counts: headers are parsed in the connection's own read buffer; a payload
-//! is copied once, unmasking on the way, into a reused message buffer — from the connection's
-//! buffer when it is there already, or straight from the socket into the message buffer when
-//! the rest of a large frame is still to come.
+//! Zero-copy where it counts: headers are parsed in the connection's own read buffer, and an
+//! unfragmented message that fits in that buffer (up to 32 KiB after an upgrade) is unmasked
+//! **in place** and handed out from there: no copy at all, the read syscall's is the only one.
+//! Its bytes stay in the buffer (not consumed) until the next `recv`, so the borrow the app holds
+//! is sound; a frame still arriving waits in the buffer too (compacted to its start by
+//! `fill_more`), text checked for UTF-8 as it comes. Fragmented messages and larger frames are
+//! assembled in a reused message buffer, copied once while unmasking; the rest of a frame larger
+//! than the connection's buffer is read straight into the message buffer with the connection's
+//! buffer behind it in the same `readv` (`read_spilling`), so the next frame's first bytes come
+//! along and the read ends short: no `EAGAIN` probe before the next wait.
 
 use std::future::Future;
 use std::io;
@@ -57,6 +63,9 @@ struct InFrame {
     header: Header,
     len: usize,
     done: usize,
+    /// The payload stays in the connection's buffer (`buffered()[..done]`, unmasked) instead of
+    /// being copied into `msg`: an unfragmented data frame that fits in that buffer.
+    in_place: bool,
 }
 
 /// What reading produced.
@@ -91,11 +100,16 @@ pub(crate) struct RecvState<'a> {
     /// The opcode (text or binary) of the message being assembled.
     kind: Option<u8>,
     msg: Vec<u8>,
-    /// `msg[..committed]` is payload; anything behind it is a read that was abandoned.
+    /// `msg[..committed]` is payload; anything behind it is zeroed room the last direct read
+    /// left (kept, so that a frame trickling in does not zero the same room again per read) or
+    /// a read that was abandoned.
     committed: usize,
     utf8: Utf8Check,
     ctrl: [u8; frame::MAX_CONTROL],
     ctrl_len: usize,
+    /// The last message returned was `io.buffered()[..n]`, unmasked in place: consumed when the
+    /// next read starts (the app's borrow of it ended with the `&mut` of the next `recv`).
+    lent: Option<usize>,
     /// `recv` returned `Close` or failed: there is nothing more to read.
     done: bool,
     /// The client started a Close frame: it sends nothing after it, so a failure needs no
@@ -114,6 +128,7 @@ impl<'a> RecvState<'a> {
             utf8: Utf8Check::default(),
             ctrl: [0; frame::MAX_CONTROL],
             ctrl_len: 0,
+            lent: None,
             done: false,
             peer_closing: false,
         }
@@ -126,6 +141,9 @@ impl<'a> RecvState<'a> {
     /// Reads frames until a message, a Close, the end of the stream, or a reason to stop.
     /// `watch`: whether the shutdown signal and keep-alive timers interrupt the wait.
     async fn next(&mut self, sh: &Shared<'_>, watch: bool) -> Result<Got, Halt> {
+        if let Some(n) = self.lent.take() {
+            self.io.consume(n);
+        }
         self.msg.truncate(self.committed);
         loop {
             let Some(f) = self.frame else {
@@ -135,12 +153,25 @@ impl<'a> RecvState<'a> {
                 continue;
             };
             if f.done < f.len {
-                if self.take_buffered()? == 0 && self.wait_payload(sh, watch, f).await? == 0 {
+                let took = if f.in_place {
+                    self.unmask_in_place()?
+                } else {
+                    self.take_buffered()?
+                };
+                if took == 0 && self.wait_payload(sh, watch, f).await? == 0 {
                     return Ok(Got::Eof);
                 }
                 continue;
             }
             self.frame = None;
+            self.msg.truncate(self.committed);
+            if f.in_place {
+                self.lent = Some(f.len);
+                let text = &self.io.buffered()[..f.len];
+                if f.header.opcode == frame::TEXT && std::str::from_utf8(text).is_err() {
+                    return Err(ProtocolError::InvalidUtf8.into());
+                }
+            }
             if let Some(got) = self.complete(sh, f.header).await? {
                 return Ok(got);
             }
@@ -179,6 +210,10 @@ impl<'a> RecvState<'a> {
             }
             _ => self.ctrl_len = 0,
         }
+        // A data frame with FIN set here starts a message (a continuation failed above).
+        let in_place = header.fin
+            && matches!(header.opcode, frame::TEXT | frame::BINARY)
+            && header.len <= self.io.capacity() as u64;
         self.io.consume(n);
         if sh.limits.ping_interval.is_some() || sh.limits.idle_timeout.is_some() {
             sh.last_frame.set(Instant::now());
@@ -188,6 +223,7 @@ impl<'a> RecvState<'a> {
             // At most the message size limit (data) or 125 (control): fits in usize.
             len: usize::try_from(header.len).map_err(|_| ProtocolError::TooBig)?,
             done: 0,
+            in_place,
         });
         Ok(true)
     }
@@ -209,6 +245,7 @@ impl<'a> RecvState<'a> {
             frame::unmask(dst, f.header.mask, f.done);
             self.ctrl_len = f.done + n;
         } else {
+            self.msg.truncate(self.committed);
             let start = self.msg.len();
             self.msg.extend_from_slice(bytes);
             frame::unmask(&mut self.msg[start..], f.header.mask, f.done);
@@ -221,13 +258,43 @@ impl<'a> RecvState<'a> {
         Ok(n)
     }
 
+    /// Unmasks the newly buffered payload bytes of an in-place frame where they are; returns
+    /// how many. Text is checked as it comes (fail fast), like an assembled message.
+    fn unmask_in_place(&mut self) -> Result<usize, Halt> {
+        let Some(f) = self.frame.as_mut() else {
+            return Ok(0);
+        };
+        let buf = self.io.buffered_mut();
+        let have = buf.len().min(f.len);
+        if have <= f.done {
+            return Ok(0);
+        }
+        frame::unmask(&mut buf[f.done..have], f.header.mask, f.done);
+        let n = have - f.done;
+        f.done = have;
+        if f.header.opcode == frame::TEXT && have < f.len {
+            self.utf8
+                .feed(&buf[..have])
+                .map_err(|_| ProtocolError::InvalidUtf8)?;
+        }
+        Ok(n)
+    }
+
+    /// The payload of the message `next` just completed.
+    fn payload(&self) -> &[u8] {
+        match self.lent {
+            Some(n) => &self.io.buffered()[..n],
+            None => &self.msg,
+        }
+    }
+
     /// Fail-fast UTF-8 check of a text message still arriving (a complete message is checked
     /// once, when it is turned into a `&str`).
     fn check_text(&mut self, f: InFrame) -> Result<(), Halt> {
         let last = f.header.fin && f.done == f.len;
         if self.kind == Some(frame::TEXT) && !f.header.is_control() && !last {
             self.utf8
-                .feed(&self.msg)
+                .feed(&self.msg[..self.committed])
                 .map_err(|_| ProtocolError::InvalidUtf8)?;
         }
         Ok(())
@@ -237,14 +304,20 @@ impl<'a> RecvState<'a> {
         race(sh, watch, self.io.fill_more()).await
     }
 
-    /// Waits for more payload: straight into the message buffer when the rest of a data frame
-    /// is larger than the connection's buffer, else into the connection's buffer.
+    /// Waits for more payload: into the connection's buffer behind what is there for a frame
+    /// kept in place; straight into the message buffer (the connection's buffer catching what
+    /// follows) when the rest of a data frame is larger than the connection's buffer; else into
+    /// the connection's buffer.
     async fn wait_payload(
         &mut self,
         sh: &Shared<'_>,
         watch: bool,
         f: InFrame,
     ) -> Result<usize, Halt> {
+        if f.in_place {
+            // Never 0 for a full buffer: the frame fits, and nothing before it is kept.
+            return race(sh, watch, self.io.fill_more()).await;
+        }
         let rest = f.len - f.done;
         if f.header.is_control() || rest < self.io.capacity() {
             let io = &mut self.io;
@@ -255,13 +328,16 @@ impl<'a> RecvState<'a> {
             )
             .await;
         }
-        let start = self.msg.len();
-        self.msg.resize(start + rest.min(DIRECT_STEP), 0);
-        let n = race(sh, watch, self.io.read(&mut self.msg[start..])).await;
-        let n = n.inspect_err(|_| self.msg.truncate(start))?;
-        self.msg.truncate(start + n);
-        frame::unmask(&mut self.msg[start..], f.header.mask, f.done);
-        self.committed = self.msg.len();
+        // Zero only room not zeroed before: a large frame arriving a few bytes per read must not
+        // cost a megabyte of memset per read.
+        let start = self.committed;
+        let end = start + rest.min(DIRECT_STEP);
+        if self.msg.len() < end {
+            self.msg.resize(end, 0);
+        }
+        let n = race(sh, watch, self.io.read_spilling(&mut self.msg[start..end])).await?;
+        frame::unmask(&mut self.msg[start..start + n], f.header.mask, f.done);
+        self.committed = start + n;
         let f = InFrame {
             done: f.done + n,
             ..f
@@ -399,11 +475,18 @@ pub(crate) async fn recv<'s>(
     }
     rx.trim();
     match rx.next(sh, true).await {
-        Ok(Got::Message(frame::TEXT)) => match std::str::from_utf8(&rx.msg) {
+        Ok(Got::Message(frame::TEXT)) if rx.lent.is_none() => match std::str::from_utf8(&rx.msg) {
             Ok(text) => Ok(Message::Text(text)),
             Err(_) => Err(fail_utf8(&mut rx.io, &mut rx.done, sh).await),
         },
-        Ok(Got::Message(_)) => Ok(Message::Binary(&rx.msg)),
+        // Kept in place: `next` validated it already (a failure there closes with 1007), but a
+        // `&str` needs its own check (a borrow returned from one arm of this match could not
+        // coexist with the `&mut` a failure needs; no `unsafe` to skip it).
+        Ok(Got::Message(frame::TEXT)) => match std::str::from_utf8(rx.payload()) {
+            Ok(text) => Ok(Message::Text(text)),
+            Err(_) => Err(Error::Protocol(ProtocolError::InvalidUtf8)),
+        },
+        Ok(Got::Message(_)) => Ok(Message::Binary(rx.payload())),
         Ok(Got::Close(code)) => {
             rx.done = true;
             // Echo the code (RFC 6455 §5.5.1); an empty Close is answered with an empty one.

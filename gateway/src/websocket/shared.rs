@@ -175,14 +175,15 @@ impl WriteGuard<'_, '_> {
         res
     }
 
-    /// Writes `bytes` directly, after the buffer (for large payloads: no copy).
-    pub(crate) async fn write_direct(&mut self, bytes: &[u8]) -> std::io::Result<()> {
-        self.flush().await?;
+    /// Writes the buffer and then `bytes` (not copied) in one vectored write where the
+    /// transport has one (for large payloads).
+    pub(crate) async fn flush_with(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        self.buffer();
         let Some(w) = self.writer.as_mut() else {
             return Ok(());
         };
         self.writing = true;
-        let res = w.write_all(bytes).await;
+        let res = w.flush_with(bytes).await;
         self.writing = false;
         if res.is_err() {
             self.shared.broken.set(true);

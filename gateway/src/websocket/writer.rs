@@ -4,8 +4,11 @@
 //! Backpressure comes from the connection: a flush waits while the client's receive window is
 //! full and fails after the server's `send_timeout` without progress, so a client that stops
 //! reading costs at most the write buffer (`write_high_water` plus one message) and is
-//! disconnected in bounded time. Payloads of 64 KiB and more are not copied into the buffer:
-//! the header goes out with whatever is buffered, then the payload is written directly.
+//! disconnected in bounded time. Payloads that are sent at once from 4 KiB on, and every payload
+//! of 64 KiB or more, are not copied into the buffer: the buffer (with the frame's header at its
+//! end) and the payload go out in one vectored write (`sendmsg`), so an echo of a message
+//! received in place in the connection's read buffer is written from there, copied by nobody
+//! but the kernel.
 
 use super::close;
 use super::error::Error;
@@ -14,8 +17,12 @@ use super::message::Message;
 use super::reader::send_close;
 use super::shared::Shared;
 
-/// Payloads from this size on are written directly instead of copied into the buffer.
+/// Payloads from this size on are written directly instead of copied into the buffer, even
+/// when only queued (`feed`): the queue is flushed with them.
 const DIRECT: usize = 64 * 1024;
+/// A payload sent at once (`send`) from this size on is written directly, beside the buffer in
+/// one vectored write; below it a copy into the buffer costs less than the longer syscall.
+const VECTORED: usize = 4 * 1024;
 
 /// Appends one data or control frame; flushes when asked or past the high-water mark.
 pub(crate) async fn send_frame(
@@ -31,9 +38,9 @@ pub(crate) async fn send_frame(
     if sh.close_sent.get() || sh.broken.get() {
         return Err(Error::Closed);
     }
-    if payload.len() >= DIRECT {
+    if payload.len() >= DIRECT || (flush && payload.len() >= VECTORED) {
         frame::write_header(w.buffer(), true, opcode, payload.len());
-        return w.write_direct(payload).await.map_err(Error::Io);
+        return w.flush_with(payload).await.map_err(Error::Io);
     }
     frame::write_frame(w.buffer(), opcode, payload);
     if flush || w.buffer().len() >= sh.limits.write_high_water {

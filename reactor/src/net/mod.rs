@@ -28,6 +28,14 @@ macro_rules! impl_stream_io {
             ) -> std::task::Poll<std::io::Result<usize>> {
                 self.io.poll_read(cx, buf)
             }
+
+            fn poll_read_vectored(
+                self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+                bufs: &mut [std::io::IoSliceMut<'_>],
+            ) -> std::task::Poll<std::io::Result<usize>> {
+                self.io.poll_read_vectored(cx, bufs)
+            }
         }
 
         impl futures_lite::io::AsyncWrite for $ty {
@@ -120,6 +128,16 @@ macro_rules! stream_methods {
             buf: &mut [u8],
         ) -> std::task::Poll<std::io::Result<usize>> {
             self.io.poll_read(cx, buf)
+        }
+
+        /// Reads into several buffers, in order, with one `readv` (see
+        /// [`Async::poll_read_vectored`](crate::Async::poll_read_vectored)).
+        pub fn poll_read_vectored(
+            &self,
+            cx: &mut std::task::Context<'_>,
+            bufs: &mut [std::io::IoSliceMut<'_>],
+        ) -> std::task::Poll<std::io::Result<usize>> {
+            self.io.poll_read_vectored(cx, bufs)
         }
 
         /// Writes from `buf`.

@@ -1,7 +1,7 @@
 //! Plain fd syscalls shared by every I/O type: non-blocking mode, read/write, and the fd-type
 //! probe that decides whether a short read or write proves the fd drained.
 
-use std::io::{self, IoSlice};
+use std::io::{self, IoSlice, IoSliceMut};
 use std::os::fd::RawFd;
 
 use super::cvt;
@@ -81,6 +81,15 @@ pub(crate) fn set_nonblocking(fd: RawFd) -> io::Result<()> {
 pub(crate) fn read(fd: RawFd, buf: &mut [u8]) -> io::Result<usize> {
     // SAFETY: the pointer and length describe `buf`, which is writable for the whole call.
     cvt(unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) }).map(|n| n as usize)
+}
+
+/// Reads into `bufs` in order (the caller passes at most [`IOV_MAX`]) in one syscall.
+pub(crate) fn readv(fd: RawFd, bufs: &mut [IoSliceMut<'_>]) -> io::Result<usize> {
+    let count = bufs.len().min(IOV_MAX);
+    // SAFETY: `IoSliceMut` is guaranteed ABI-compatible with `iovec` on unix; each describes a
+    // live, writable slice that outlives the call, and at most IOV_MAX of them are passed.
+    cvt(unsafe { libc::readv(fd, bufs.as_mut_ptr().cast(), count as libc::c_int) })
+        .map(|n| n as usize)
 }
 
 pub(crate) fn peek(fd: RawFd, buf: &mut [u8]) -> io::Result<usize> {

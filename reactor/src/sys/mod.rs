@@ -38,7 +38,7 @@ pub(crate) use self::polling::{Events, Notify, Poller};
 mod fd;
 pub(crate) mod socket;
 
-pub(crate) use fd::{peek, read, set_nonblocking, write, writev, FdKind, IOV_MAX, NOSIGNAL};
+pub(crate) use fd::{peek, read, readv, set_nonblocking, write, writev, FdKind, IOV_MAX, NOSIGNAL};
 
 /// Readiness reported for one source by one wait.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
