@@ -11,6 +11,8 @@
 //! page faults, allocator growth, lazily created runtime state); the **median** of the remaining
 //! rounds is reported, because a noisy machine adds outliers on one side only.
 
+pub mod reliability;
+
 use std::fmt::Write as _;
 use std::future::Future;
 use std::pin::Pin;

@@ -143,9 +143,10 @@ impl<A: App> TestServer<A> {
         self.worker.open.get()
     }
 
-    /// Shuts down as a worker does: sets the shutdown signal (idle connections close, long
-    /// handlers hear it), waits up to the graceful timeout for open connections, then runs the
-    /// app's lifespan `shutdown`. True if every connection finished in time.
+    /// Shuts down as a worker does: sets the shutdown signal (idle connections close after a
+    /// short grace, long handlers hear it), waits up to the graceful timeout for open
+    /// connections, then runs the app's lifespan `shutdown`. True if every connection finished
+    /// in time.
     pub async fn shutdown(&self) -> bool {
         let worker = &*self.worker;
         worker.shared.shutdown.start();

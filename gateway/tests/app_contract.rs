@@ -182,6 +182,64 @@ fn lifespan_runs_around_requests_and_shutdown_is_graceful() {
     );
 }
 
+/// The keep-alive race of a graceful stop (seen by `benches/src/bin/chaos.rs` as requests reset
+/// on SIGHUP): a client that has just read a response sends its next request on the same
+/// connection while the worker begins to shut down. The connection was idle, but its request is
+/// on its way: it must be answered (and told `Connection: close`), not reset unread.
+#[test]
+fn a_request_on_an_idle_connection_as_shutdown_begins_is_answered_not_reset() {
+    let (addr_tx, addr_rx) = mpsc::channel();
+    let stop = Signal::default();
+    let stop_in_server = stop.clone();
+    let (started_tx, started_rx) = mpsc::channel();
+    let server = std::thread::spawn(move || {
+        waitless_executor::block_on(async move {
+            let config = Config {
+                bind: "127.0.0.1:0".parse().unwrap(),
+                ..Config::default()
+            };
+            let server = Server::bind(config).unwrap();
+            addr_tx.send(server.local_addr().expect("tcp")).unwrap();
+            let app = Lifespan {
+                log: Arc::default(),
+                calls: Cell::new(0),
+                slow_started: started_tx,
+            };
+            server.run_until(app, stop_in_server.wait()).await
+        })
+    });
+    let addr = addr_rx.recv_timeout(DEADLINE).unwrap();
+    let mut idle = connect(addr);
+    idle.write_all(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+        .unwrap();
+    assert_eq!(read_response(&mut idle, false).unwrap().status, 200);
+    // A request in flight keeps the worker in its graceful stop for a while.
+    let mut slow = connect(addr);
+    slow.write_all(b"GET /slow HTTP/1.1\r\nHost: t\r\n\r\n")
+        .unwrap();
+    started_rx.recv_timeout(DEADLINE).unwrap();
+    stop.fire();
+    // The listener closes when shutdown begins: from then on, connects are refused. Bounded:
+    // 10,000 loopback connects take well under the deadline.
+    let mut refused = false;
+    for _ in 0..10_000 {
+        if std::net::TcpStream::connect(addr).is_err() {
+            refused = true;
+            break;
+        }
+    }
+    assert!(refused, "the listener did not close");
+    // The next request on the idle connection, right after shutdown began.
+    idle.write_all(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+        .unwrap();
+    let r = read_response(&mut idle, false).expect("an answer, not a reset");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("connection"), Some("close"));
+    assert!(closed_by_server(&mut idle));
+    assert_eq!(read_response(&mut slow, false).unwrap().status, 200);
+    server.join().unwrap().unwrap();
+}
+
 struct FailingStartup;
 
 impl App for FailingStartup {

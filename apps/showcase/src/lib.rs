@@ -8,6 +8,7 @@
 //! | route | what it demonstrates | module |
 //! |---|---|---|
 //! | `GET /healthz` | the smallest request: no wait, no CPU | here |
+//! | `GET /client` | the client address and scheme the server trusts (`--proxy-headers`, `--forwarded-allow-ips`) | here |
 //! | `POST/GET/DELETE /items…` | a blocking DB driver kept off the loop (thread pool), one SQLite file shared by every worker process | [`items`], [`database`] |
 //! | `GET /io/sleep?ms=N` | waiting without blocking: concurrency on one thread | [`io`] |
 //! | `GET /io/blocking?ms=N` | the anti-pattern: a blocking wait stalls the whole worker | [`io`] |
@@ -40,7 +41,7 @@ use std::convert::Infallible;
 
 use serde::Serialize;
 use waitless::middleware::Layered;
-use waitless::{App, HandlerExt, Json, Routes};
+use waitless::{App, HandlerExt, Json, RequestHead, Routes};
 
 pub use settings::Settings;
 
@@ -74,6 +75,11 @@ pub fn app(settings: Settings) -> Showcase {
         .get("/healthz", healthz)
         .tag("health")
         .summary("Health check")
+        .get("/client", client)
+        .tag("health")
+        .summary(
+            "The client address and scheme this worker sees (behind a proxy: the forwarded ones)",
+        )
         .post("/items", items::create.response_model::<items::Item>())
         .status_code(201)
         .tag("items")
@@ -123,4 +129,23 @@ pub struct Health {
 /// `GET /healthz`: answers as long as the worker's loop is free to.
 pub async fn healthz() -> Json<Health> {
     Json(Health { status: "ok" })
+}
+
+/// What `GET /client` answers: `{"client": "203.0.113.7:0", "scheme": "https"}`.
+#[derive(Serialize)]
+pub struct ClientSeen {
+    /// The peer, or the forwarded client when the peer is a trusted proxy (port 0: unknown);
+    /// `null` on a Unix socket without forwarded headers.
+    pub client: Option<String>,
+    pub scheme: &'static str,
+}
+
+/// `GET /client`: the client and scheme as the gateway resolved them. Why: behind nginx
+/// (`docs/runner.md`) this is how to see that `X-Forwarded-For`/`-Proto` reach the app, and that
+/// a proxy outside `--forwarded-allow-ips` is not believed.
+pub async fn client(head: RequestHead) -> Json<ClientSeen> {
+    Json(ClientSeen {
+        client: head.client.map(|c| c.to_string()),
+        scheme: head.scheme,
+    })
 }

@@ -133,7 +133,8 @@ impl Server {
     }
 
     /// Serves `app` until `shutdown` completes, then shuts down gracefully: stops accepting at
-    /// once, closes idle keep-alive connections, tells long-lived handlers
+    /// once, closes idle keep-alive connections (after a 500 ms grace in which a request already
+    /// on its way is still answered), tells long-lived handlers
     /// ([`ShutdownSignal`](crate::ShutdownSignal)), lets in-flight requests finish (their
     /// responses say `Connection: close`) for up to `config.graceful_timeout`, then runs
     /// lifespan shutdown.
