@@ -167,6 +167,11 @@ pub(crate) fn parse_head(
                 }
             }
             10 if is(b"connection") => {
+                // Nearly every client sends one token: that case skips the split.
+                if h.value.eq_ignore_ascii_case(b"keep-alive") {
+                    conn_keep_alive = true;
+                    continue;
+                }
                 for token in h.value.split(|&b| b == b',').map(trim) {
                     if token.eq_ignore_ascii_case(b"close") {
                         conn_close = true;
