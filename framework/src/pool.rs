@@ -51,6 +51,17 @@ pub fn pool_error(e: PoolError) -> HttpError {
             HttpError::new(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable")
                 .with_header("retry-after", "1")
         }
+        // The worker tier's broker is down: retryable, like a full queue (nginx and uvicorn
+        // answer an unreachable upstream with 502/503; the request itself was fine).
+        PoolError::Broker(e) => {
+            log::warn!("waitless: worker tier broker: {e}");
+            HttpError::new(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable")
+                .with_header("retry-after", "1")
+        }
+        // No answer in time, or the deadline passed before a worker started it.
+        PoolError::Timeout | PoolError::Expired => {
+            HttpError::new(StatusCode::GATEWAY_TIMEOUT, "Gateway Timeout")
+        }
         other => {
             log::error!("waitless: pool job failed: {other}");
             HttpError::new(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error")
@@ -69,5 +80,20 @@ mod tests {
         assert_eq!(e.headers.get("retry-after"), Some("1"));
         let e = pool_error(PoolError::Panicked("boom".into()));
         assert_eq!(e.status, StatusCode::INTERNAL_SERVER_ERROR);
+    }
+
+    #[test]
+    fn a_broker_down_is_503_and_no_answer_in_time_is_504() {
+        let e = pool_error(PoolError::Broker("connection refused".into()));
+        assert_eq!(e.status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(e.headers.get("retry-after"), Some("1"));
+        assert_eq!(
+            pool_error(PoolError::Timeout).status,
+            StatusCode::GATEWAY_TIMEOUT
+        );
+        assert_eq!(
+            pool_error(PoolError::Expired).status,
+            StatusCode::GATEWAY_TIMEOUT
+        );
     }
 }

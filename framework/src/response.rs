@@ -47,6 +47,7 @@ impl StatusCode {
     pub const TOO_MANY_REQUESTS: StatusCode = StatusCode(429);
     pub const INTERNAL_SERVER_ERROR: StatusCode = StatusCode(500);
     pub const SERVICE_UNAVAILABLE: StatusCode = StatusCode(503);
+    pub const GATEWAY_TIMEOUT: StatusCode = StatusCode(504);
 
     pub fn as_u16(self) -> u16 {
         self.0
