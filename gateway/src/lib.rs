@@ -69,11 +69,13 @@ pub use interface::{
 pub use runner::{main, run};
 pub use server::{default_limit_concurrency, serve, Listener, ServeError, Server};
 
-/// Entry points for the cargo-fuzz targets in `gateway/fuzz` (feature `fuzzing`).
+/// Entry points for the cargo-fuzz targets in `fuzz/` (feature `fuzzing`): the narrowest view
+/// of private parsers that lets a target check more than "no panic". Not part of the API.
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing {
-    /// Parses one request head; returns its length when complete and valid.
+    /// Parses one request head with the default limits; returns its length when complete and
+    /// valid.
     pub fn parse_head(data: &[u8]) -> Option<usize> {
         let mut spans = Vec::new();
         match crate::h1::parse::parse_head(data, 16 * 1024, 100, &mut spans) {
@@ -82,25 +84,90 @@ pub mod fuzzing {
         }
     }
 
-    /// Feeds `data` to a chunked decoder `step` bytes at a time; returns the decoded length.
-    pub fn decode_chunked(data: &[u8], step: usize) -> usize {
+    /// What a chunked decoder made of some bytes.
+    #[derive(Debug, PartialEq, Eq)]
+    pub enum Chunked {
+        /// The body ended after `used` bytes; `body` is the decoded data.
+        Done {
+            /// The decoded chunk data.
+            body: Vec<u8>,
+            /// Bytes consumed, framing included.
+            used: usize,
+        },
+        /// The input ended inside the body; `body` is what was decoded so far.
+        Incomplete {
+            /// The chunk data decoded before the input ran out.
+            body: Vec<u8>,
+        },
+        /// The decoder rejected the input.
+        Rejected {
+            /// Why.
+            error: crate::ChunkedError,
+            /// Where: `"extension"` (a chunk extension), `"trailer"` (the trailer section) or
+            /// `"framing"` (sizes and the CRLFs around data).
+            place: &'static str,
+            /// The chunk data decoded before the refusal.
+            body: Vec<u8>,
+        },
+    }
+
+    /// Feeds `data` to a chunked decoder, `step` bytes more each time the decoder has consumed
+    /// what it was given (how the connection's read buffer grows).
+    pub fn decode_chunked(data: &[u8], step: usize) -> Chunked {
         let mut dec = crate::h1::chunked::ChunkedDecoder::default();
-        let (mut pos, mut avail, mut out) = (0, step.min(data.len()), 0);
+        let step = step.max(1);
+        let (mut pos, mut avail, mut body) = (0, step.min(data.len()), Vec::new());
+        // Each round consumes at least one byte or grows `avail`: bounded by twice the input.
         for _ in 0..data.len() * 2 + 2 {
             match dec.decode(&data[pos..avail]) {
-                Err(_) => break,
+                Err(error) => {
+                    let place = dec.place();
+                    return Chunked::Rejected { error, place, body };
+                }
                 Ok((used, range)) => {
-                    out += range.map_or(0, |r| r.len());
+                    if let Some(r) = range {
+                        body.extend_from_slice(&data[pos + r.start..pos + r.end]);
+                    }
                     pos += used;
                 }
             }
-            if dec.is_done() || (pos == avail && avail == data.len()) {
-                break;
+            if dec.is_done() {
+                return Chunked::Done { body, used: pos };
             }
             if pos == avail {
+                if avail == data.len() {
+                    break;
+                }
                 avail = (avail + step).min(data.len());
             }
         }
-        out
+        Chunked::Incomplete { body }
+    }
+
+    /// A client WebSocket frame header: `Ok(None)` while incomplete, then
+    /// `(fin, opcode, payload length, header length)`; `Err` when the header breaks RFC 6455.
+    #[allow(clippy::type_complexity)]
+    pub fn ws_frame_header(buf: &[u8]) -> Result<Option<(bool, u8, u64, usize)>, String> {
+        match crate::websocket::frame::parse_header(buf) {
+            Ok(Some((h, len))) => Ok(Some((h.fin, h.opcode, h.len, len))),
+            Ok(None) => Ok(None),
+            Err(e) => Err(format!("{e:?}")),
+        }
+    }
+
+    /// XORs `data` with `mask`, as if `offset` bytes of the payload came before.
+    pub fn ws_unmask(data: &mut [u8], mask: [u8; 4], offset: usize) {
+        crate::websocket::frame::unmask(data, mask, offset);
+    }
+
+    /// The incremental UTF-8 validator of text messages.
+    #[derive(Debug, Default)]
+    pub struct Utf8Check(crate::websocket::utf8::Utf8Check);
+
+    impl Utf8Check {
+        /// Validates what was appended to `buf` since the last call; false: invalid.
+        pub fn feed(&mut self, buf: &[u8]) -> bool {
+            self.0.feed(buf).is_ok()
+        }
     }
 }

@@ -174,6 +174,42 @@ fn request_targets_and_host_syntax() {
 }
 
 #[test]
+fn an_authority_is_host_and_digits_after_one_colon() {
+    // Found by the differential fuzz target (fuzz/, diff_head): `example.com:om:8080` passed
+    // because only its bytes were checked; hyper refuses it. RFC 3986 §3.2: host [":" port],
+    // port = *DIGIT; RFC 9112 §3.2: an invalid Host is a 400.
+    let addr = start_holes();
+    for bad in [
+        &b"GET http://example.com:om:8080/p?q=1 HTTP/1.1\r\nHost: example.com:8080\r\n\r\n"[..],
+        b"GET /p HTTP/1.1\r\nHost: example.com:om:8080\r\n\r\n",
+        b"GET /p HTTP/1.1\r\nHost: example.com:80x\r\n\r\n",
+        b"GET /p HTTP/1.1\r\nHost: [::1\r\n\r\n",
+        b"GET /p HTTP/1.1\r\nHost: [::1]x\r\n\r\n",
+        b"GET /p HTTP/1.1\r\nHost: a]b\r\n\r\n",
+        // A `%` must start `%HH` (RFC 3986 pct-encoded); found by diff_head too.
+        b"GET http://exaholgthm=1% HTTP/1.1\r\nHost: h\r\n\r\n",
+        b"GET /p HTTP/1.1\r\nHost: a%2\r\n\r\n",
+        b"GET /p HTTP/1.1\r\nHost: a%zz.com\r\n\r\n",
+    ] {
+        let r = roundtrip(addr, bad);
+        assert_eq!(r.status, 400, "{}", String::from_utf8_lossy(bad));
+    }
+    for good in [
+        &b"GET /path HTTP/1.1\r\nHost: example.com:8080\r\n\r\n"[..],
+        b"GET /path HTTP/1.1\r\nHost: [::1]:8080\r\n\r\n",
+        b"GET /path HTTP/1.1\r\nHost: [::1]\r\n\r\n",
+        b"GET /path HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
+        b"GET /path HTTP/1.1\r\nHost: example.com:\r\n\r\n",
+        b"GET /path HTTP/1.1\r\nHost:\r\n\r\n",
+        b"GET /path HTTP/1.1\r\nHost: caf%C3%A9.example\r\n\r\n",
+        b"GET http://[::1]:8080/path HTTP/1.1\r\nHost: [::1]:8080\r\n\r\n",
+    ] {
+        let r = roundtrip(addr, good);
+        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(good));
+    }
+}
+
+#[test]
 fn an_unread_body_that_has_not_arrived_gets_connection_close_at_once() {
     let addr = start_holes();
     let mut s = connect(addr);

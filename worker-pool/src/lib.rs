@@ -69,3 +69,63 @@ pub use process::{
     DEFAULT_MAX_FRAME,
 };
 pub use thread::{JobHandle, ThreadPool, ThreadPoolBuilder};
+
+/// Entry points for the cargo-fuzz targets in `fuzz/` (feature `fuzzing`): the frame codec of
+/// both ends of the parent/pool-process pipe, with no process. Not part of the API.
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing {
+    use crate::process::frame;
+
+    /// Runs a pool process's request loop on `input` (the bytes a parent would write) and
+    /// returns what it wrote back, or the error that ended the loop with what it wrote before.
+    pub fn serve(registry: &crate::Registry, input: &[u8], max_frame: usize) -> (Vec<u8>, bool) {
+        let mut out = Vec::new();
+        let ok = crate::process::child::serve_on(registry, input, &mut out, max_frame).is_ok();
+        (out, ok)
+    }
+
+    /// Splits what a pool process wrote into `(status, payload)` responses the way the parent
+    /// does; `Err` on the first frame that breaks the format. Bytes after the last complete
+    /// frame are left: the second value says how many.
+    #[allow(clippy::type_complexity)]
+    pub fn parse_responses(
+        mut buf: &[u8],
+        max_frame: usize,
+    ) -> Result<(Vec<(u8, Vec<u8>)>, usize), String> {
+        let mut out = Vec::new();
+        // Every round consumes a 4-byte header at least.
+        for _ in 0..buf.len() / frame::HEADER + 1 {
+            let Some(len) = frame::body_len(buf, max_frame).map_err(|e| e.to_string())? else {
+                break;
+            };
+            let Some(body) = buf.get(frame::HEADER..frame::HEADER + len) else {
+                break;
+            };
+            let status = match frame::decode_response(body).map_err(|e| e.to_string())? {
+                frame::Response::Ok(_) => frame::OK,
+                frame::Response::Panicked(_) => frame::PANICKED,
+                frame::Response::UnknownJob(_) => frame::UNKNOWN_JOB,
+                frame::Response::Codec(_) => frame::CODEC,
+                frame::Response::Hello(_) => frame::HELLO,
+            };
+            out.push((status, body[1..].to_vec()));
+            buf = &buf[frame::HEADER + len..];
+        }
+        Ok((out, buf.len()))
+    }
+
+    /// Splits a request body into the job name and its JSON arguments.
+    pub fn decode_request(body: &[u8]) -> Result<(&[u8], &[u8]), String> {
+        frame::decode_request(body).map_err(|e| e.to_string())
+    }
+
+    /// Appends a request frame for job `name` with `args` as its raw argument bytes.
+    pub fn encode_request(out: &mut Vec<u8>, max_frame: usize, name: &str, args: &[u8]) -> bool {
+        frame::encode_request(out, max_frame, name, |o| {
+            o.extend_from_slice(args);
+            Ok::<_, std::convert::Infallible>(())
+        })
+        .is_ok()
+    }
+}

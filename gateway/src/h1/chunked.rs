@@ -100,6 +100,20 @@ impl ChunkedDecoder {
         self.state == State::Done
     }
 
+    /// Where the decoder stands: inside a chunk extension, or in the trailer section (the fuzz
+    /// targets tell refusals there, where waitless is stricter than hyper, from the others).
+    #[cfg(feature = "fuzzing")]
+    pub(crate) fn place(&self) -> &'static str {
+        match self.state {
+            State::Ext { .. } => "extension",
+            State::TrailerStart
+            | State::TrailerName
+            | State::TrailerValue
+            | State::TrailerLf { .. } => "trailer",
+            _ => "framing",
+        }
+    }
+
     /// Consumes bytes of `input`. Returns how many bytes were consumed and, when chunk data was
     /// reached, its range within `input` (data bytes count as consumed). Stops after one data
     /// range, at the end of the body, or at the end of `input`.

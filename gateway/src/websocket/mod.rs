@@ -25,14 +25,14 @@
 
 pub mod close;
 mod error;
-mod frame;
+pub(crate) mod frame;
 mod handshake;
 mod message;
 mod options;
 mod reader;
 mod shared;
 mod socket;
-mod utf8;
+pub(crate) mod utf8;
 mod writer;
 
 pub use error::{Error, ProtocolError};

@@ -21,7 +21,7 @@ pub(crate) fn serve(registry: &Registry, fd: RawFd, max_frame: usize) -> ! {
     // SAFETY: the parent made `fd` (its socketpair end) for this process alone and named it in
     // the environment; nothing else in this fresh process owns or closes it.
     let sock = unsafe { File::from_raw_fd(fd) };
-    let code = match serve_on(registry, &sock, max_frame) {
+    let code = match serve_on(registry, &sock, &sock, max_frame) {
         Ok(()) => 0,
         Err(e) => {
             eprintln!("waitless-pool: pool process {}: {e}", std::process::id());
@@ -31,9 +31,15 @@ pub(crate) fn serve(registry: &Registry, fd: RawFd, max_frame: usize) -> ! {
     std::process::exit(code)
 }
 
-fn serve_on(registry: &Registry, sock: &File, max_frame: usize) -> io::Result<()> {
-    let mut reader = BufReader::with_capacity(64 * 1024, sock);
-    let mut writer = sock;
+/// The request loop, over any byte stream (a socket in a pool process, memory in the fuzz
+/// target).
+pub(crate) fn serve_on(
+    registry: &Registry,
+    input: impl Read,
+    mut writer: impl Write,
+    max_frame: usize,
+) -> io::Result<()> {
+    let mut reader = BufReader::with_capacity(64 * 1024, input);
     let mut out = Vec::with_capacity(4096);
     let pid = std::process::id().to_string();
     frame::encode_response(&mut out, max_frame, frame::HELLO, |o| {

@@ -31,7 +31,7 @@
 
 mod builder;
 #[allow(unsafe_code)] // adopting the inherited socket fd
-mod child;
+pub(crate) mod child;
 mod driver;
 pub(crate) mod frame;
 mod job_future;
