@@ -395,6 +395,9 @@ fn valid_authority(v: &[u8]) -> bool {
     if class & CLASS_INVALID != 0 {
         return false;
     }
+    if class & (CLASS_COLON | CLASS_FULL_CHECK) == 0 {
+        return true; // a name: `localhost`, `example.com`, `10.0.0.1`
+    }
     if class & CLASS_FULL_CHECK == 0 {
         return match v.iter().position(|&b| b == b':') {
             None => true,
