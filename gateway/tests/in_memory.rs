@@ -165,6 +165,26 @@ fn expect_continue_is_answered_on_the_first_read() {
 }
 
 #[test]
+fn expect_continue_without_a_body_keeps_the_connection() {
+    // RFC 9110 §10.1.1: a client must not send the expectation without content; hyper ignores
+    // it there, and so do we (found by the differential fuzz target: we closed the connection).
+    block_on(async {
+        let server = TestServer::new(Api);
+        let mut conn = server.connect();
+        conn.send_raw(
+            b"GET /host HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\n\r\nGET /host HTTP/1.1\r\nHost: u\r\n\r\n",
+        )
+        .await
+        .unwrap();
+        let first = conn.response(false).await.unwrap();
+        assert_eq!((first.status, first.text().as_str()), (200, "t"));
+        assert_eq!(first.header("connection"), None);
+        let second = conn.response(false).await.unwrap();
+        assert_eq!((second.status, second.text().as_str()), (200, "u"));
+    });
+}
+
+#[test]
 fn response_header_values_are_bytes_without_control_characters() {
     block_on(async {
         let server = TestServer::new(Api);

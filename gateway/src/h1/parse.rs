@@ -227,7 +227,11 @@ pub(crate) fn parse_head(
         close,
         host: host.unwrap_or((0, 0)),
         keep_alive_10: !close && version == Version::Http10 && conn_keep_alive,
-        expect_continue: expect_continue && version == Version::Http11,
+        // Without content there is nothing to invite (RFC 9110 §10.1.1: a client must not send
+        // the expectation then): ignored, as hyper does, instead of closing after the response.
+        expect_continue: expect_continue
+            && version == Version::Http11
+            && framing != BodyFraming::None,
         upgrade,
         websocket: upgrade && websocket,
         forwarded,
