@@ -86,6 +86,23 @@ pub fn median(samples: &[Duration]) -> Duration {
     }
 }
 
+/// The median of rates or ratios (sorted in place; the mean of the two middle values for an
+/// even count). Shared by the pool and worker-tier benchmarks.
+///
+/// # Panics
+///
+/// If `v` is empty.
+pub fn median_f64(v: &mut [f64]) -> f64 {
+    assert!(!v.is_empty(), "median of no samples");
+    v.sort_by(|a, b| a.total_cmp(b));
+    let mid = v.len() / 2;
+    if v.len() % 2 == 1 {
+        v[mid]
+    } else {
+        (v[mid - 1] + v[mid]) / 2.0
+    }
+}
+
 /// A duration with a unit that keeps 3–4 significant digits (`812 µs`, `41.3 ms`, `1.27 s`).
 pub fn fmt_time(d: Duration) -> String {
     let s = d.as_secs_f64();

@@ -66,6 +66,14 @@ impl fmt::Display for FlagError {
 
 impl std::error::Error for FlagError {}
 
+/// `--flag=VALUE` as (`--flag`, `Some(VALUE)`); anything else as it is, with no inline value.
+fn name_and_inline(arg: &str) -> (String, Option<String>) {
+    match arg.split_once('=') {
+        Some((n, v)) if n.starts_with("--") => (n.to_owned(), Some(v.to_owned())),
+        _ => (arg.to_owned(), None),
+    }
+}
+
 /// Splits `args` into the showcase's flags and everything else (in order, for the runner).
 /// Accepts `--flag VALUE` and `--flag=VALUE`.
 pub fn split(
@@ -75,10 +83,7 @@ pub fn split(
     let mut rest = Vec::new();
     let mut args = args.into_iter();
     while let Some(arg) = args.next() {
-        let (name, inline) = match arg.split_once('=') {
-            Some((n, v)) if n.starts_with("--") => (n.to_owned(), Some(v.to_owned())),
-            _ => (arg.clone(), None),
-        };
+        let (name, inline) = name_and_inline(&arg);
         let mut value = |flag: &'static str| {
             inline
                 .clone()
@@ -115,10 +120,7 @@ pub fn worker(
     let mut queue = None;
     let mut args = args.into_iter();
     while let Some(arg) = args.next() {
-        let (name, inline) = match arg.split_once('=') {
-            Some((n, v)) if n.starts_with("--") => (n.to_owned(), Some(v.to_owned())),
-            _ => (arg.clone(), None),
-        };
+        let (name, inline) = name_and_inline(&arg);
         let mut value = |flag: &'static str| {
             inline
                 .clone()

@@ -21,6 +21,7 @@ use std::process::Command;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use waitless_benches::median_f64;
 use waitless_executor::block_on;
 use waitless_pool::{Job, ProcessPool, Registry, ThreadPool};
 
@@ -85,16 +86,6 @@ fn args() -> Args {
     a
 }
 
-fn median(v: &mut [f64]) -> f64 {
-    v.sort_by(|a, b| a.total_cmp(b));
-    let mid = v.len() / 2;
-    if v.len() % 2 == 1 {
-        v[mid]
-    } else {
-        (v[mid - 1] + v[mid]) / 2.0
-    }
-}
-
 fn rate(jobs: u64, took: Duration) -> f64 {
     jobs as f64 / took.as_secs_f64()
 }
@@ -110,7 +101,7 @@ fn alternate<const N: usize>(rounds: usize, mut run: impl FnMut(usize) -> f64) -
             }
         }
     }
-    samples.map(|mut s| median(&mut s))
+    samples.map(|mut s| median_f64(&mut s))
 }
 
 fn thread_pool_tiny(a: &Args) -> [f64; 3] {

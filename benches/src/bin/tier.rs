@@ -26,6 +26,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use waitless_benches::median_f64;
 use waitless_executor::block_on;
 use waitless_pool::redis::{RedisPool, Worker};
 use waitless_pool::{Job, Registry};
@@ -111,16 +112,6 @@ fn redis_server(dir: &PathBuf) -> (Killed, String) {
     rx.recv_timeout(Duration::from_secs(10))
         .expect("redis-server ready");
     (Killed(child), format!("redis://127.0.0.1:{port}/0"))
-}
-
-fn median(v: &mut [f64]) -> f64 {
-    v.sort_by(|a, b| a.total_cmp(b));
-    let mid = v.len() / 2;
-    if v.len() % 2 == 1 {
-        v[mid]
-    } else {
-        (v[mid - 1] + v[mid]) / 2.0
-    }
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -311,12 +302,12 @@ fn main() {
                 c.push(cr);
             }
         }
-        let ours_med = median(&mut w);
-        let submit_med = median(&mut submit);
+        let ours_med = median_f64(&mut w);
+        let submit_med = median_f64(&mut submit);
         if c.is_empty() {
             println!("{name:<16} waitless {ours_med:>9.0} jobs/s (submit {submit_med:.0} ns on the loop)");
         } else {
-            let celery_med = median(&mut c);
+            let celery_med = median_f64(&mut c);
             println!(
                 "{name:<16} waitless {ours_med:>9.0} jobs/s   celery {celery_med:>8.0} jobs/s   \
                  ratio {:>5.1}x   (waitless submit {submit_med:.0} ns on the loop; rounds: \
