@@ -10,26 +10,34 @@ use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::future::poll_fn;
 use std::task::{Poll, Waker};
+use std::time::Instant;
 
 use slab::Slab;
 
 /// Shutdown state shared by the accept loop and every connection of a worker.
 #[derive(Default)]
 pub(crate) struct Shutdown {
-    started: Cell<bool>,
+    /// When the shutdown started (`None`: it has not).
+    started: Cell<Option<Instant>>,
     waiters: RefCell<Slab<Waker>>,
 }
 
 impl Shutdown {
     pub(crate) fn is_started(&self) -> bool {
+        self.started.get().is_some()
+    }
+
+    /// When the shutdown started, if it has.
+    pub(crate) fn started_at(&self) -> Option<Instant> {
         self.started.get()
     }
 
     /// Starts the shutdown and wakes every waiter (once).
     pub(crate) fn start(&self) {
-        if self.started.replace(true) {
+        if self.started.get().is_some() {
             return;
         }
+        self.started.set(Some(Instant::now()));
         let wakers: Vec<Waker> = self.waiters.borrow_mut().drain().collect();
         wakers.into_iter().for_each(Waker::wake);
     }
@@ -47,7 +55,7 @@ impl Shutdown {
         }
         let mut reg = Registration(self, None);
         poll_fn(|cx| {
-            if self.started.get() {
+            if self.started.get().is_some() {
                 return Poll::Ready(());
             }
             let mut waiters = self.waiters.borrow_mut();

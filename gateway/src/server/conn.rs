@@ -67,9 +67,6 @@ pub(crate) struct Conn<A> {
     pub(crate) proxy_trusted: bool,
     /// The connection is TLS: scopes say `https`.
     pub(crate) secure: bool,
-    /// When the shutdown grace of this idle connection ends (set once, when it first waits
-    /// during shutdown; see [`SHUTDOWN_GRACE`]).
-    grace_until: Option<Instant>,
     /// The keep-alive deadline, kept across idle waits: moving it later is O(1) (the armed timer
     /// fires at its old time and re-arms once), so a busy connection costs no timer-heap insert
     /// and cancel per request. (Held here, the idle wait's future holds only a reference to it.)
@@ -103,7 +100,6 @@ impl<A> Conn<A> {
             fresh: true,
             proxy_trusted,
             secure,
-            grace_until: None,
             idle,
         }
     }
@@ -177,12 +173,10 @@ impl<A: App> Conn<A> {
             // During shutdown an idle connection waits only for the rest of its grace (a
             // fresh one still waits for its first request, up to the keep-alive timeout).
             let stopping = shutdown.is_started() && !self.fresh;
-            let deadline = if stopping {
-                *self
-                    .grace_until
-                    .get_or_insert_with(|| Instant::now() + SHUTDOWN_GRACE)
-            } else {
-                Instant::now() + self.worker.config.keep_alive_timeout
+            let deadline = match shutdown.started_at() {
+                // One grace for the whole worker, counted from the shutdown's start.
+                Some(t0) if stopping => t0 + SHUTDOWN_GRACE,
+                _ => Instant::now() + self.worker.config.keep_alive_timeout,
             };
             let fresh = self.fresh;
             self.idle.reset(deadline);
