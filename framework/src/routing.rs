@@ -15,6 +15,8 @@ use std::borrow::Cow;
 use std::fmt;
 use std::rc::Rc;
 
+use percent_encoding::{percent_encode, utf8_percent_encode, AsciiSet, CONTROLS};
+
 use crate::context::{RequestContext, DEFAULT_BODY_LIMIT};
 use crate::handler::{Erased, ErasedHandler, Handler};
 use crate::middleware::{Endpoint, Middleware, Next};
@@ -502,6 +504,12 @@ async fn not_found(req: &mut RequestContext<'_>, table: &RouteTable) -> Response
 }
 
 /// The same path with its trailing slash toggled, if that one exists (with the query kept).
+///
+/// The route is looked up with the decoded path, but the `Location` is built from the path as
+/// the client sent it: decoding first would turn `%2F` into a different path and `%11` or `%0A`
+/// into bytes no header may hold (which once made this redirect a 500, found by the
+/// `framework_extract` fuzz target). Bytes the head parser lets through but a URL must not hold
+/// raw (a space is never there; `"`, `<`, `>`, a backtick, non-ASCII can be) are escaped.
 fn slash_redirect(req: &RequestContext<'_>, table: &RouteTable) -> Option<String> {
     let path = req.path();
     let other = match path.strip_suffix('/') {
@@ -510,11 +518,36 @@ fn slash_redirect(req: &RequestContext<'_>, table: &RouteTable) -> Option<String
         None => format!("{path}/"),
     };
     table.matcher.at(&other).ok()?;
+    let scope = req.scope();
+    let raw = scope.raw_path;
+    let raw_other: Cow<'_, [u8]> = if path.ends_with('/') {
+        // The decoded slash was sent as `/` or as `%2F`.
+        let cut = if raw.ends_with(b"/") { 1 } else { 3 };
+        Cow::Borrowed(&raw[..raw.len().saturating_sub(cut)])
+    } else {
+        Cow::Owned([raw, b"/"].concat())
+    };
+    let mut location: String = utf8_percent_encode(scope.root_path(), LOCATION_ESCAPES).collect();
+    location.extend(percent_encode(&raw_other, LOCATION_ESCAPES));
     let query = req.query_string();
-    let mut location = format!("{}{other}", req.scope().root_path());
     if !query.is_empty() {
         location.push('?');
-        location.push_str(&String::from_utf8_lossy(query));
+        location.extend(percent_encode(query, LOCATION_ESCAPES));
     }
     Some(location)
 }
+
+/// What a redirect escapes of the request's own path and query: controls (and every
+/// non-ASCII byte, which `percent-encoding` always escapes) and the visible bytes RFC 3986 has
+/// no place for. `%` stays: the raw path is already percent-encoded.
+const LOCATION_ESCAPES: &AsciiSet = &CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b'<')
+    .add(b'>')
+    .add(b'`')
+    .add(b'{')
+    .add(b'}')
+    .add(b'|')
+    .add(b'\\')
+    .add(b'^');
