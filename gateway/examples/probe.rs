@@ -3,6 +3,8 @@
 //!
 //! * `GET /pid` → the worker's pid
 //! * `GET /slow?ms=N` → waits N ms, then answers
+//! * `GET /block?ms=N` → blocks the worker's thread for N ms (what CPU-bound work on the loop
+//!   does: the worker cannot even see a shutdown signal), then answers
 //! * `GET /scheme` → `http` or `https` (`scope.scheme`), `GET /root-path` → `scope.root_path()`
 //! * `GET /env?NAME` → the worker's environment variable `NAME` (empty if unset), so tests see
 //!   what `--env-file` exported
@@ -21,11 +23,11 @@ impl App for Probe {
         let query = String::from_utf8_lossy(req.scope.query_string).into_owned();
         if req.scope.path == "/slow" {
             log::info!("slow request started [{}]", std::process::id());
-            let ms = query
-                .strip_prefix("ms=")
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(0);
-            waitless_reactor::sleep(Duration::from_millis(ms)).await;
+            waitless_reactor::sleep(millis(&query)).await;
+        }
+        if req.scope.path == "/block" {
+            log::info!("blocking request started [{}]", std::process::id());
+            std::thread::sleep(millis(&query));
         }
         let body = match req.scope.path.as_ref() {
             "/scheme" => req.scope.scheme.as_str().to_owned(),
@@ -35,6 +37,12 @@ impl App for Probe {
         };
         let _ = res.send(200, &[("content-type", "text/plain")], body.as_bytes());
     }
+}
+
+/// `ms=N` of a query string (0 if absent or not a number).
+fn millis(query: &str) -> Duration {
+    let ms = query.strip_prefix("ms=").and_then(|v| v.parse().ok());
+    Duration::from_millis(ms.unwrap_or(0))
 }
 
 fn main() -> ExitCode {

@@ -232,6 +232,30 @@ fn sigterm_lets_a_slow_request_finish_then_exits_zero() {
     assert!(TcpStream::connect(addr).is_err());
 }
 
+/// A worker that cannot stop (its thread is blocked, so it never sees SIGTERM) is SIGKILLed
+/// `KILL_GRACE` (5 s) after `--timeout-graceful-shutdown` (1 s), and the supervisor exits. Two
+/// workers: with one there is no supervisor.
+#[test]
+fn a_worker_that_does_not_stop_is_killed_after_the_graceful_timeout_and_the_kill_grace() {
+    let mut server = Server::start(&["--workers", "2", "--timeout-graceful-shutdown", "1"], &[]);
+    let addr = server.addr;
+    let blocked = std::thread::spawn(move || get_pid(addr, "/block?ms=60000"));
+    server.wait_for_log("blocking request started");
+    let t0 = Instant::now();
+    server.signal(libc::SIGTERM);
+    server.wait_for_log("Workers did not stop in time: killing 1");
+    let killed_after = t0.elapsed();
+    server.wait();
+    assert!(
+        killed_after >= Duration::from_millis(5_900) && killed_after < Duration::from_secs(15),
+        "killed after {killed_after:?} (expected 1 s + 5 s)"
+    );
+    assert!(
+        blocked.join().unwrap().is_err(),
+        "the blocked request was answered"
+    );
+}
+
 #[test]
 fn sighup_restarts_every_worker_without_failing_a_request() {
     let server = Server::start(&["--workers", "2"], &[]);

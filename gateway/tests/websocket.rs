@@ -262,6 +262,34 @@ fn keep_alive_pings_and_a_missing_pong_closes_with_1011() {
     assert!(ws.closed_by_server());
 }
 
+/// `Options::idle_timeout` (300 ms on `/idle`): a client that keeps sending is never cut off,
+/// however long it stays; one that falls silent gets Close 1000 "idle timeout" after the timeout
+/// and the handler sees `Error::IdleTimeout`.
+#[test]
+fn a_silent_client_is_closed_after_the_idle_timeout_and_an_active_one_is_not() {
+    let (srv, reports) = server_with_reports(Config::default());
+    let mut ws = open(srv.addr, "/idle");
+    // Active for 900 ms, three idle timeouts, a message every 100 ms: every one echoed.
+    for i in 0..9 {
+        std::thread::sleep(Duration::from_millis(100));
+        ws.send(&text(&format!("m{i}")));
+        let f = ws.recv().expect("echo while active");
+        assert_eq!((f.opcode, f.payload), (1, format!("m{i}").into_bytes()));
+    }
+    let silent = Instant::now();
+    let f = ws.recv().expect("the server's Close");
+    assert_eq!(f.opcode, 8);
+    assert_eq!(f.close_code(), Some(1000));
+    assert_eq!(&f.payload[2..], b"idle timeout");
+    let waited = silent.elapsed();
+    assert!(
+        waited >= Duration::from_millis(250) && waited < Duration::from_secs(3),
+        "{waited:?}"
+    );
+    let report = reports.recv_timeout(DEADLINE).expect("the handler ended");
+    assert_eq!(report, "error IdleTimeout");
+}
+
 #[test]
 fn a_fragmented_message_with_an_interleaved_ping_over_split_writes() {
     let srv = server();

@@ -26,6 +26,7 @@ pub struct WsApp {
     echo: Options,
     small: Options,
     ping: Options,
+    idle: Options,
     subproto: Options,
 }
 
@@ -41,6 +42,10 @@ impl WsApp {
             ping: Options {
                 ping_interval: Some(Duration::from_millis(100)),
                 ping_timeout: Duration::from_millis(300),
+                ..Options::default()
+            },
+            idle: Options {
+                idle_timeout: Some(Duration::from_millis(300)),
                 ..Options::default()
             },
             subproto: Options {
@@ -68,6 +73,7 @@ impl App for WsApp {
         let options = match path.as_str() {
             "/small" => &self.small,
             "/ping" => &self.ping,
+            "/idle" => &self.idle,
             "/subproto" => &self.subproto,
             _ => &self.echo,
         };
