@@ -51,6 +51,9 @@ pub struct App<E = Routes> {
 }
 
 impl App<Routes> {
+    /// An app with no route, no middleware and the defaults: OpenAPI document at `/openapi.json`,
+    /// Swagger UI at `/docs`, ReDoc at `/redoc`, trailing-slash redirects on, 1 MiB body limit per
+    /// route. FastAPI's `app = FastAPI()`.
     pub fn new() -> App<Routes> {
         App {
             table: RouteTable::default(),

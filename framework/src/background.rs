@@ -47,10 +47,12 @@ impl BackgroundTasks {
         self.add(async move { f() });
     }
 
+    /// The number of tasks queued and not yet started.
     pub fn len(&self) -> usize {
         self.tasks.borrow().len()
     }
 
+    /// Whether no task is queued (the app then skips the flush-and-run step after the response).
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }

@@ -57,6 +57,7 @@ impl<'a> RequestContext<'a> {
         self.scope
     }
 
+    /// The request method as the client sent it (`"GET"`, `"POST"`, ...).
     pub fn method(&self) -> &'a str {
         self.scope.method
     }

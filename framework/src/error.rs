@@ -28,13 +28,18 @@ use crate::response::{HeaderMap, IntoResponse, Response, StatusCode};
 /// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct HttpError {
+    /// The response status (FastAPI's `status_code`).
     pub status: StatusCode,
     /// Any JSON value; FastAPI's `detail` is usually a string.
     pub detail: Value,
+    /// Extra response headers (FastAPI's `headers=`), e.g. `www-authenticate` on a `401`. Each name
+    /// is sent once: a name appended twice keeps only its last value in the response.
     pub headers: HeaderMap,
 }
 
 impl HttpError {
+    /// An error with `status` (a [`StatusCode`] or a bare `u16`) and `detail` (a string or any JSON
+    /// value), no extra header: `raise HTTPException(status_code=404, detail="Item not found")`.
     pub fn new(status: impl Into<StatusCode>, detail: impl Into<Value>) -> HttpError {
         HttpError {
             status: status.into(),
@@ -48,6 +53,7 @@ impl HttpError {
         HttpError::new(StatusCode::NOT_FOUND, "Not Found")
     }
 
+    /// Adds a response header, replacing an earlier value of the same name.
     pub fn with_header(
         mut self,
         name: impl Into<Cow<'static, str>>,

@@ -28,6 +28,10 @@ pub trait Handler<Args>: 'static {
     /// What the function returns (checked against a declared response model).
     type Output;
 
+    /// Extracts every argument in order, calls the function and turns its result into the response.
+    /// An extractor that answers at once ([`Rejection::Response`], e.g. `401`, `413`) ends the call
+    /// with that response; validation errors of all arguments are collected and answered as one
+    /// `422`. The route that stores the handler turns a panic into `500`.
     fn call<'c>(&'c self, req: &'c mut RequestContext<'_>) -> impl Future<Output = Response> + 'c;
 
     /// Prepares every extractor (compiles validators) at registration.

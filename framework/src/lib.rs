@@ -81,6 +81,8 @@
 //! To serve it: `waitless_gateway::main("items", || app())` in `main` gives the uvicorn-style
 //! CLI (`--host`, `--port`, `--workers`, ...). The full guide, FastAPI side by side, is
 //! `docs/framework.md`.
+#![warn(missing_docs)]
+
 pub mod broadcast;
 pub mod middleware;
 pub mod multipart;

@@ -26,29 +26,54 @@ use crate::buffers;
 pub struct StatusCode(pub u16);
 
 impl StatusCode {
+    /// `200 OK` (RFC 9110 §15.3.1): the default status of every response.
     pub const OK: StatusCode = StatusCode(200);
+    /// `201 Created` (RFC 9110 §15.3.2).
     pub const CREATED: StatusCode = StatusCode(201);
+    /// `202 Accepted` (RFC 9110 §15.3.3).
     pub const ACCEPTED: StatusCode = StatusCode(202);
+    /// `204 No Content` (RFC 9110 §15.3.5); see also [`NoContent`].
     pub const NO_CONTENT: StatusCode = StatusCode(204);
+    /// `301 Moved Permanently` (RFC 9110 §15.4.2).
     pub const MOVED_PERMANENTLY: StatusCode = StatusCode(301);
+    /// `302 Found` (RFC 9110 §15.4.3).
     pub const FOUND: StatusCode = StatusCode(302);
+    /// `303 See Other` (RFC 9110 §15.4.4); see [`Redirect::see_other`].
     pub const SEE_OTHER: StatusCode = StatusCode(303);
+    /// `304 Not Modified` (RFC 9110 §15.4.5).
     pub const NOT_MODIFIED: StatusCode = StatusCode(304);
+    /// `307 Temporary Redirect` (RFC 9110 §15.4.8); see [`Redirect::to`].
     pub const TEMPORARY_REDIRECT: StatusCode = StatusCode(307);
+    /// `308 Permanent Redirect` (RFC 9110 §15.4.9); see [`Redirect::permanent`].
     pub const PERMANENT_REDIRECT: StatusCode = StatusCode(308);
+    /// `400 Bad Request` (RFC 9110 §15.5.1).
     pub const BAD_REQUEST: StatusCode = StatusCode(400);
+    /// `401 Unauthorized` (RFC 9110 §15.5.2).
     pub const UNAUTHORIZED: StatusCode = StatusCode(401);
+    /// `403 Forbidden` (RFC 9110 §15.5.4).
     pub const FORBIDDEN: StatusCode = StatusCode(403);
+    /// `404 Not Found` (RFC 9110 §15.5.5).
     pub const NOT_FOUND: StatusCode = StatusCode(404);
+    /// `405 Method Not Allowed` (RFC 9110 §15.5.6).
     pub const METHOD_NOT_ALLOWED: StatusCode = StatusCode(405);
+    /// `409 Conflict` (RFC 9110 §15.5.10).
     pub const CONFLICT: StatusCode = StatusCode(409);
+    /// `413 Content Too Large` (RFC 9110 §15.5.14; "Payload Too Large" in RFC 7231).
     pub const PAYLOAD_TOO_LARGE: StatusCode = StatusCode(413);
+    /// `422 Unprocessable Content` (RFC 9110 §15.5.21): the status of a validation failure
+    /// ([`ValidationErrors`](crate::ValidationErrors)), as in FastAPI.
     pub const UNPROCESSABLE_ENTITY: StatusCode = StatusCode(422);
+    /// `429 Too Many Requests` (RFC 6585 §4; RFC 9110 does not define it).
     pub const TOO_MANY_REQUESTS: StatusCode = StatusCode(429);
+    /// `500 Internal Server Error` (RFC 9110 §15.6.1); see [`Response::internal_error`].
     pub const INTERNAL_SERVER_ERROR: StatusCode = StatusCode(500);
+    /// `503 Service Unavailable` (RFC 9110 §15.6.4).
     pub const SERVICE_UNAVAILABLE: StatusCode = StatusCode(503);
+    /// `504 Gateway Timeout` (RFC 9110 §15.6.5).
     pub const GATEWAY_TIMEOUT: StatusCode = StatusCode(504);
 
+    /// The numeric code. Any `u16` converts into a `StatusCode` (`StatusCode::from(418)`,
+    /// `StatusCode(418)`); only the common ones have a constant.
     pub fn as_u16(self) -> u16 {
         self.0
     }
@@ -67,6 +92,7 @@ pub struct HeaderMap {
 }
 
 impl HeaderMap {
+    /// An empty map.
     pub fn new() -> Self {
         Self::default()
     }
@@ -99,22 +125,27 @@ impl HeaderMap {
             .map(|(_, v)| v.as_ref())
     }
 
+    /// Whether `name` has at least one value (case-insensitive).
     pub fn contains(&self, name: &str) -> bool {
         self.get(name).is_some()
     }
 
+    /// Removes every value of `name` (case-insensitive); does nothing if there is none.
     pub fn remove(&mut self, name: &str) {
         self.entries.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
     }
 
+    /// Every `(name, value)` pair in insertion order, a repeated header once per value.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
         self.entries.iter().map(|(n, v)| (n.as_ref(), v.as_ref()))
     }
 
+    /// The number of `(name, value)` pairs (a header appended twice counts twice).
     pub fn len(&self) -> usize {
         self.entries.len()
     }
 
+    /// Whether the map holds no header at all.
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }
@@ -125,7 +156,10 @@ pub type ChunkStream = Pin<Box<dyn Stream<Item = Vec<u8>>>>;
 
 /// The body of a [`Response`].
 pub enum ResponseBody {
+    /// No body (`()`, [`NoContent`], a [`Redirect`], a bare [`StatusCode`]).
     Empty,
+    /// A body borrowed for the whole program (a `&'static str` or `&'static [u8]` returned from a
+    /// handler): no allocation for the body.
     Static(&'static [u8]),
     /// A buffer (returned to the worker's buffer pool once written).
     Bytes(Vec<u8>),
@@ -165,8 +199,12 @@ impl fmt::Debug for ResponseBody {
 /// assert_eq!(res.body.as_bytes(), Some(&b"hi"[..]));
 /// ```
 pub struct Response {
+    /// The status line's code; `200` unless a handler or middleware changed it.
     pub status: StatusCode,
+    /// The response headers; the content type is set by the constructor ([`Response::text`],
+    /// [`Response::json`], ...), `content-length` or chunked framing is left to the gateway.
     pub headers: HeaderMap,
+    /// The body: complete bytes or a stream of chunks.
     pub body: ResponseBody,
     /// The typed error this response was made from, for the app's exception handlers.
     pub(crate) exception: Option<Box<dyn Any>>,
@@ -193,6 +231,8 @@ impl Default for Response {
 }
 
 impl Response {
+    /// A response with `status`, `body` and no header at all (not even a content type: add it with
+    /// [`Response::with_header`]).
     pub fn new(status: StatusCode, body: ResponseBody) -> Response {
         Response {
             status,
@@ -272,11 +312,15 @@ impl Response {
         self
     }
 
+    /// The same response with another status (a `StatusCode` or a bare `u16`).
     pub fn with_status(mut self, status: impl Into<StatusCode>) -> Response {
         self.status = status.into();
         self
     }
 
+    /// The same response with header `name` set to `value`, replacing any earlier value of it (use
+    /// [`HeaderMap::append`] on [`Response::headers`] for a header that repeats, like
+    /// `set-cookie`).
     pub fn with_header(
         mut self,
         name: impl Into<Cow<'static, str>>,
@@ -297,6 +341,7 @@ struct Detail<'a> {
 /// Implement it for your own types; return [`Response::with_exception`] from it to let
 /// `App::exception_handler` replace the response for that type.
 pub trait IntoResponse {
+    /// Turns the value into the response that is sent (or handed to the middleware first).
     fn into_response(self) -> Response;
 
     /// Describes the responses of this type in the route's OpenAPI operation.
@@ -383,6 +428,8 @@ impl<T: IntoResponse> IntoResponse for (StatusCode, T) {
 
 /// Extra headers for a tuple response: `(StatusCode::CREATED, [("location", "/items/1")], body)`.
 pub trait IntoHeaders {
+    /// Sets these headers on `headers`, each replacing any value the body's own response already
+    /// had for that name (so a tuple can override the body's `content-type`).
     fn apply(self, headers: &mut HeaderMap);
 }
 
@@ -473,6 +520,8 @@ pub struct Redirect {
 }
 
 impl Redirect {
+    /// `307 Temporary Redirect` to `location`: the client repeats the same method and body there.
+    /// This is Starlette's `RedirectResponse(url)` default.
     pub fn to(location: impl Into<Cow<'static, str>>) -> Redirect {
         Redirect {
             status: StatusCode::TEMPORARY_REDIRECT,
@@ -480,6 +529,8 @@ impl Redirect {
         }
     }
 
+    /// `308 Permanent Redirect` to `location`: like [`Redirect::to`], but clients and caches may
+    /// remember it.
     pub fn permanent(location: impl Into<Cow<'static, str>>) -> Redirect {
         Redirect {
             status: StatusCode::PERMANENT_REDIRECT,
@@ -487,6 +538,16 @@ impl Redirect {
         }
     }
 
+    /// `303 See Other` to `location`: the client follows it with a `GET` (the usual answer to a
+    /// form `POST`, `RedirectResponse(url, status_code=303)` in FastAPI).
+    ///
+    /// ```
+    /// use waitless::{App, Redirect, TestClient};
+    /// let app = App::new().post("/items", || async { Redirect::see_other("/items/1") });
+    /// let res = TestClient::new(app).post("/items").send();
+    /// assert_eq!(res.status.as_u16(), 303);
+    /// assert_eq!(res.header("location"), Some("/items/1"));
+    /// ```
     pub fn see_other(location: impl Into<Cow<'static, str>>) -> Redirect {
         Redirect {
             status: StatusCode::SEE_OTHER,

@@ -26,6 +26,8 @@ use crate::response::{Response, StatusCode};
 /// What is known about a registered route (also the input of OpenAPI generation).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RouteInfo {
+    /// The method it answers, exactly as registered (`"GET"`, `"POST"`, a custom `"PROPFIND"`);
+    /// matched case-sensitively. A `GET` route also answers `HEAD` unless a `HEAD` route exists.
     pub method: Cow<'static, str>,
     /// The full template, prefixes included: `/items/{item_id}`.
     pub path: String,
@@ -106,6 +108,8 @@ pub struct Router {
 }
 
 impl Router {
+    /// An empty router: no prefix, no tags, routes keep the app's default body limit (1 MiB).
+    /// FastAPI's `router = APIRouter()`.
     pub fn new() -> Router {
         Router::default()
     }

@@ -104,7 +104,10 @@ impl FromRequest for HttpBearer {
 /// `Authorization: Basic <base64 user:password>` (FastAPI's `HTTPBasic`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct HttpBasic {
+    /// The user name: the decoded credentials up to the first `:`.
     pub username: String,
+    /// The password: everything after the first `:` (it may itself contain `:`). Compare it in
+    /// constant time (FastAPI's tutorial uses `secrets.compare_digest`).
     pub password: String,
 }
 
@@ -137,14 +140,21 @@ impl FromRequest for HttpBasic {
 /// Where an API key is read from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ApiKeyIn {
+    /// A request header called [`ApiKeyName::NAME`] (matched case-insensitively): `APIKeyHeader`.
     Header,
+    /// A query parameter called [`ApiKeyName::NAME`] (percent-decoded): `APIKeyQuery`.
     Query,
+    /// A cookie called [`ApiKeyName::NAME`]: `APIKeyCookie`.
     Cookie,
 }
 
 /// Names an API key: `X-API-Key` in a header, `api_key` in the query, ...
 pub trait ApiKeyName: 'static {
+    /// The header, query parameter or cookie name (`"X-API-Key"`); also the `name` of the `apiKey`
+    /// security scheme in OpenAPI.
     const NAME: &'static str;
+    /// Where the key is read from; also the scheme's `in` and its name in
+    /// `components/securitySchemes` (`APIKeyHeader`, `APIKeyQuery` or `APIKeyCookie`).
     const LOCATION: ApiKeyIn;
 }
 
@@ -169,6 +179,9 @@ pub struct ApiKey<K> {
 }
 
 impl<K> ApiKey<K> {
+    /// The key as sent, never empty: a missing or empty key is refused with
+    /// `401 {"detail":"Not authenticated"}` and `WWW-Authenticate: APIKey`. Whether it is a valid
+    /// key is for the app to check.
     pub fn key(&self) -> &str {
         &self.key
     }
@@ -209,6 +222,9 @@ impl<K: ApiKeyName> FromRequest for ApiKey<K> {
 /// The token URL (relative to the document, like FastAPI's `tokenUrl="token"`) and scopes of
 /// an OAuth2 password flow.
 pub trait OAuth2Config: 'static {
+    /// Where clients get a token (`"token"`): the `tokenUrl` of the password flow in OpenAPI, which
+    /// Swagger UI's "Authorize" dialog posts the username and password to. The app serves that
+    /// route itself (typically taking [`OAuth2PasswordRequestForm`]).
     const TOKEN_URL: &'static str;
     /// `(scope, description)` pairs shown in the "Authorize" dialog.
     const SCOPES: &'static [(&'static str, &'static str)] = &[];
@@ -221,6 +237,9 @@ pub struct OAuth2PasswordBearer<C> {
 }
 
 impl<C> OAuth2PasswordBearer<C> {
+    /// The bearer token as sent, never empty (a missing `Authorization: Bearer` header is refused
+    /// with `401 {"detail":"Not authenticated"}` and `WWW-Authenticate: Bearer`). Validating it is
+    /// the app's job; answer [`invalid_credentials`] when it fails.
     pub fn token(&self) -> &str {
         &self.token
     }
@@ -255,14 +274,42 @@ impl<C: OAuth2Config> FromRequest for OAuth2PasswordBearer<C> {
 #[derive(Clone, Debug, Deserialize, JsonSchema, PartialEq, Eq)]
 #[schemars(rename = "Body_OAuth2PasswordRequestForm")]
 pub struct OAuth2PasswordRequestForm {
+    /// OAuth2's `grant_type`: optional, and when sent it must be `password` (pattern `^password$`,
+    /// as FastAPI's form declares).
+    ///
+    /// ```
+    /// use waitless::security::OAuth2PasswordRequestForm;
+    /// use waitless::{App, TestClient};
+    ///
+    /// async fn login(form: OAuth2PasswordRequestForm) -> String {
+    ///     format!("{} {:?}", form.username, form.scopes().collect::<Vec<_>>())
+    /// }
+    /// let client = TestClient::new(App::new().post("/token", login));
+    /// let res = client
+    ///     .post("/token")
+    ///     .form(&[("username", "alice"), ("password", "pw"), ("scope", "me items")])
+    ///     .send();
+    /// assert_eq!(res.text(), r#"alice ["me", "items"]"#);
+    ///
+    /// let res = client
+    ///     .post("/token")
+    ///     .form(&[("grant_type", "client_credentials"), ("username", "a"), ("password", "b")])
+    ///     .send();
+    /// assert_eq!(res.status.as_u16(), 422);
+    /// assert_eq!(res.json::<serde_json::Value>()["detail"][0]["type"], "string_pattern_mismatch");
+    /// ```
     #[schemars(regex(pattern = r"^password$"))]
     pub grant_type: Option<String>,
+    /// The `username` form field (required).
     pub username: String,
+    /// The `password` form field (required).
     pub password: String,
     /// Space-separated scopes.
     #[serde(default)]
     pub scope: String,
+    /// The optional `client_id` form field (OAuth2 client authentication in the body).
     pub client_id: Option<String>,
+    /// The optional `client_secret` form field.
     pub client_secret: Option<String>,
 }
 

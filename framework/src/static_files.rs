@@ -51,6 +51,11 @@ pub struct StaticFiles {
 }
 
 impl StaticFiles {
+    /// Serves the files under `directory` (Starlette's `StaticFiles(directory=...)`); mount it with
+    /// [`App::mount_static`]. The directory is resolved on each request, relative to the worker's
+    /// current directory if relative: a missing directory is not an error at startup, every request
+    /// then gets `404`. Only files are served: no directory listing and no `index.html` for a
+    /// directory (Starlette's `html=True` has no equivalent).
     pub fn new(directory: impl AsRef<FsPath>) -> StaticFiles {
         StaticFiles {
             root: directory.as_ref().to_path_buf(),

@@ -97,30 +97,39 @@ impl<E: Endpoint> TestClient<E> {
         Ok(TestClient { server, in_flight })
     }
 
+    /// A `GET` request to `path` (which may carry a query string: `"/items?limit=3"`).
     pub fn get(&self, path: &str) -> RequestBuilder<'_, E> {
         self.request("GET", path)
     }
 
+    /// A `POST` request to `path`; add a body with [`RequestBuilder::json`], `form` or `body`.
     pub fn post(&self, path: &str) -> RequestBuilder<'_, E> {
         self.request("POST", path)
     }
 
+    /// A `PUT` request to `path`.
     pub fn put(&self, path: &str) -> RequestBuilder<'_, E> {
         self.request("PUT", path)
     }
 
+    /// A `PATCH` request to `path`.
     pub fn patch(&self, path: &str) -> RequestBuilder<'_, E> {
         self.request("PATCH", path)
     }
 
+    /// A `DELETE` request to `path`.
     pub fn delete(&self, path: &str) -> RequestBuilder<'_, E> {
         self.request("DELETE", path)
     }
 
+    /// A `HEAD` request to `path` (answered by the `GET` route unless a `HEAD` route exists); the
+    /// response has headers and no body, as a real client sees it.
     pub fn head(&self, path: &str) -> RequestBuilder<'_, E> {
         self.request("HEAD", path)
     }
 
+    /// An `OPTIONS` request to `path` (a CORS preflight when it carries `origin` and
+    /// `access-control-request-method`).
     pub fn options(&self, path: &str) -> RequestBuilder<'_, E> {
         self.request("OPTIONS", path)
     }
@@ -174,6 +183,9 @@ impl<E: Endpoint> RequestBuilder<'_, E> {
         self
     }
 
+    /// Adds a request header; calling it twice with one name sends two header lines (nothing is
+    /// replaced, including the `content-type` that [`json`](Self::json) and [`form`](Self::form)
+    /// add).
     pub fn header(mut self, name: &str, value: impl AsRef<[u8]>) -> Self {
         self.headers
             .push((name.to_owned(), value.as_ref().to_vec()));
@@ -261,8 +273,12 @@ impl<E: Endpoint> RequestBuilder<'_, E> {
 /// A complete response.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TestResponse {
+    /// The response status.
     pub status: StatusCode,
+    /// Every response header in the order received, including those the server adds (`date`,
+    /// `server`, `content-length` or `transfer-encoding`); read one with [`TestResponse::header`].
     pub headers: Vec<(String, Vec<u8>)>,
+    /// The whole body, de-chunked (empty for `HEAD`, `204` and `304`).
     pub body: Vec<u8>,
 }
 
@@ -285,6 +301,7 @@ impl TestResponse {
             .and_then(|(_, v)| std::str::from_utf8(v).ok())
     }
 
+    /// The body as text (invalid UTF-8 replaced with U+FFFD, never a panic).
     pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
     }
@@ -303,11 +320,13 @@ impl TestResponse {
 
 /// A response whose body is read as it arrives.
 pub struct StreamingResponse {
+    /// The response status, known once the head arrived.
     pub status: StatusCode,
     inner: testing::StreamingResponse,
 }
 
 impl StreamingResponse {
+    /// The first value of response header `name` (case-insensitive), as text.
     pub fn header(&self, name: &str) -> Option<&str> {
         self.inner.header(name)
     }

@@ -12,7 +12,7 @@
 //!    closes with 1008; an HTTP status tells a client more and costs it no WebSocket. On success
 //!    the route returns a `101` marker response carrying the *session* (the handler and its
 //!    extracted arguments); middleware may add headers to it, and they go out with the `101`.
-//! 2. back in `App::call` ([`serve`]): the gateway's `accept` (a plain `GET` without upgrade
+//! 2. back in `App::call` (`serve`): the gateway's `accept` (a plain `GET` without upgrade
 //!    headers gets its `426`, a bad key `400`), then the handler with the open socket.
 //!
 //! How the socket ends (decided here, so no handler has to remember it):
@@ -118,6 +118,9 @@ impl std::fmt::Debug for WebSocket<'_> {
 /// What a WebSocket handler may return: `()` or `Result<(), E>` with `E: Display` (an `Err`
 /// is logged and closes the socket with 1011).
 pub trait WebSocketResult {
+    /// `Ok(())` for a handler that finished normally (the socket is closed with 1000 unless the
+    /// handler closed it already), `Err(message)` for one that failed: the message is logged and
+    /// the socket closed with 1011 (internal error).
     fn into_result(self) -> Result<(), String>;
 }
 

@@ -127,6 +127,7 @@ impl FromRequest for RawHeaders {
 pub struct Cookies(pub Vec<(String, String)>);
 
 impl Cookies {
+    /// The value of the first cookie called `name` (case-sensitive, as cookie names are).
     pub fn get(&self, name: &str) -> Option<&str> {
         self.0
             .iter()

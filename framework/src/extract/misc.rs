@@ -50,19 +50,31 @@ impl<T: Clone + 'static> FromRequest for State<T> {
 /// that are not the body).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RequestHead {
+    /// The method as sent (`GET`, `POST`, ...; Starlette's `request.method`).
     pub method: String,
+    /// The path, percent-decoded, without the query string (`request.url.path`).
     pub path: String,
+    /// The query string without the `?`, not percent-decoded (invalid UTF-8 replaced with U+FFFD).
     pub query_string: String,
+    /// Every request header in the order received, names as sent, values as raw bytes; read one
+    /// with [`RequestHead::header`].
     pub headers: Vec<(String, Vec<u8>)>,
+    /// The client's address: the peer, or the one a trusted proxy reported (`request.client`);
+    /// `None` on a Unix socket unless a trusted proxy reported one (a reported client has port 0).
     pub client: Option<SocketAddr>,
+    /// The local address the request came in on (`None` on a Unix socket or in memory).
     pub server: Option<SocketAddr>,
+    /// `"https"` over TLS or behind a trusted proxy's `X-Forwarded-Proto: https`, else `"http"`.
     pub scheme: &'static str,
+    /// The mount prefix configured for the server (the ASGI `root_path`; empty by default).
     pub root_path: String,
     /// The route template that matched (`/items/{item_id}`), if any.
     pub route: Option<String>,
 }
 
 impl RequestHead {
+    /// The first value of header `name` (case-insensitive) as text; `None` if the header is absent
+    /// or its value is not UTF-8.
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()

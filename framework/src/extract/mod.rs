@@ -99,6 +99,11 @@ impl IntoResponse for Rejection {
 /// ```
 #[allow(async_fn_in_trait)] // deliberately no `Send` bound: a worker is one thread
 pub trait FromRequest: Sized + 'static {
+    /// Builds the value from the request, or refuses it, and then the handler does not run:
+    /// [`Rejection::Invalid`] errors join those of the other arguments in one `422` with FastAPI's
+    /// body, [`Rejection::Response`] is answered as is (`401`, `413` for a body over the route's
+    /// limit, ...). Like FastAPI's `Depends(...)`, a handler argument whose type implements this
+    /// trait is resolved before the call.
     async fn from_request(req: &mut RequestContext<'_>) -> Result<Self, Rejection>;
 
     /// Runs once when a route using this extractor is registered (compiles validators, so a

@@ -83,6 +83,10 @@ impl Cors {
         self
     }
 
+    /// Whether cross-origin requests may carry credentials (cookies, `Authorization`): adds
+    /// `access-control-allow-credentials: true` to preflights and allowed responses (default off,
+    /// as in Starlette). With it on, an `allow_origins(["*"])` setup answers with the request's own
+    /// origin instead of `*` (browsers refuse `*` with credentials), plus `vary: Origin`.
     pub fn allow_credentials(mut self, on: bool) -> Cors {
         self.credentials = on;
         self

@@ -35,6 +35,7 @@ impl Default for GZip {
 }
 
 impl GZip {
+    /// Starlette's `GZipMiddleware()` defaults: minimum size 500 bytes, compression level 9.
     pub fn new() -> GZip {
         GZip {
             minimum_size: 500,
@@ -42,6 +43,23 @@ impl GZip {
         }
     }
 
+    /// Bodies shorter than `bytes` are sent uncompressed (Starlette's `minimum_size`; default 500).
+    /// Streamed bodies are never compressed, whatever their size.
+    ///
+    /// ```
+    /// use waitless::{middleware::GZip, App, TestClient};
+    /// let app = App::new()
+    ///     .get("/small", || async { "x".repeat(99) })
+    ///     .get("/large", || async { "x".repeat(100) })
+    ///     .layer(GZip::new().minimum_size(100));
+    /// let client = TestClient::new(app);
+    /// let encoding = |path: &str| {
+    ///     let res = client.get(path).header("accept-encoding", "gzip").send();
+    ///     res.header("content-encoding").map(str::to_owned)
+    /// };
+    /// assert_eq!(encoding("/small"), None);
+    /// assert_eq!(encoding("/large").as_deref(), Some("gzip"));
+    /// ```
     pub fn minimum_size(mut self, bytes: usize) -> GZip {
         self.minimum_size = bytes;
         self

@@ -27,6 +27,8 @@ use crate::response::Response;
 /// Something that turns a request into a response: the router, or a layer around it.
 #[allow(async_fn_in_trait)] // no `Send` bound: a worker is one thread
 pub trait Endpoint: 'static {
+    /// Answers one request: routing and the handler for the router, the middleware's
+    /// [`Middleware::around`] for a layer.
     async fn call(&self, req: &mut RequestContext<'_>) -> Response;
 }
 
@@ -68,6 +70,10 @@ impl<'n, E: Endpoint + ?Sized> Next<'n, E> {
 /// ```
 #[allow(async_fn_in_trait)] // no `Send` bound: a worker is one thread
 pub trait Middleware: 'static {
+    /// Handles one request: inspect or change `req`, call [`Next::run`] (at most once) to get the
+    /// inner response, then inspect or change that, or return a response of your own without
+    /// calling `next` (a short-circuit, e.g. `400` from [`TrustedHost`]). Starlette's
+    /// `BaseHTTPMiddleware.dispatch(request, call_next)`.
     async fn around<E: Endpoint>(
         &self,
         req: &mut RequestContext<'_>,

@@ -28,6 +28,9 @@ pub struct RequestId {
 }
 
 impl RequestId {
+    /// A request-id layer whose counter starts at 1 (ids made by it are `<pid hex>-1`, `-2`, ...).
+    /// An incoming `x-request-id` is kept when it is 1 to 128 characters of ASCII letters, digits,
+    /// `-`, `_` or `.`; any other value is replaced by a fresh id.
     pub fn new() -> RequestId {
         RequestId::default()
     }

@@ -24,6 +24,24 @@ pub struct TrustedHost {
 }
 
 impl TrustedHost {
+    /// Allows exactly these host names (Starlette's `TrustedHostMiddleware(allowed_hosts=...)`),
+    /// compared case-insensitively with the `Host` header's port removed. `"*.example.com"` matches
+    /// every subdomain but not `example.com` itself (list both); `"*"` allows any. A request
+    /// without a `Host` header is refused with `400` even under `"*"`.
+    ///
+    /// ```
+    /// use waitless::{middleware::TrustedHost, App, TestClient};
+    /// let app = App::new()
+    ///     .get("/", || async { "hi" })
+    ///     .layer(TrustedHost::new(["example.com", "*.example.com"]));
+    /// let client = TestClient::new(app);
+    /// let status = |host: &str| client.get("/").header("host", host).send().status.as_u16();
+    /// assert_eq!(status("example.com:8000"), 200);
+    /// assert_eq!(status("API.Example.com"), 200);
+    /// assert_eq!(status("example.com.evil.net"), 400);
+    /// let res = client.get("/").header("host", "evil.net").send();
+    /// assert_eq!(res.text(), "Invalid host header");
+    /// ```
     pub fn new<S: Into<String>>(hosts: impl IntoIterator<Item = S>) -> TrustedHost {
         TrustedHost {
             allowed: hosts

@@ -18,9 +18,13 @@ use crate::validation::schema_of;
 /// Where a parameter is read from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ParamIn {
+    /// A path segment (`/items/{item_id}`): always documented as required, as in FastAPI.
     Path,
+    /// The query string (`?skip=0&limit=10`).
     Query,
+    /// A request header; a field `user_agent` documents the header `user-agent`.
     Header,
+    /// A cookie of the `Cookie` header.
     Cookie,
 }
 
@@ -48,6 +52,9 @@ pub struct Operation<'c> {
     pub(crate) security: Vec<Value>,
     /// Whether the request can fail validation (a 422 is documented).
     pub(crate) validates: bool,
+    /// The document's shared tables, for an extractor or response type that declares a named schema
+    /// ([`Components::schema_for`]) or a security scheme ([`Components::security_scheme`]). Every
+    /// operation of the document writes into the same tables.
     pub components: &'c mut Components,
 }
 

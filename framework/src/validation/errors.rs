@@ -14,7 +14,9 @@ use serde_json::{Map, Number, Value};
 /// One step of an error location: a field name or a list index.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum LocPart {
+    /// A source or field name (`"query"`, `"limit"`), serialized as a JSON string.
     Key(Cow<'static, str>),
+    /// A position in a list (or, for `json_invalid`, the character offset of the JSON error), serialized as a JSON number.
     Index(usize),
 }
 
@@ -28,14 +30,17 @@ impl Loc {
         Loc(vec![LocPart::Key(Cow::Borrowed(source))])
     }
 
+    /// Descends into field `key` (pair it with [`Loc::pop`] when leaving the field).
     pub fn push_key(&mut self, key: impl Into<Cow<'static, str>>) {
         self.0.push(LocPart::Key(key.into()));
     }
 
+    /// Descends into list item `index` (pair it with [`Loc::pop`]).
     pub fn push_index(&mut self, index: usize) {
         self.0.push(LocPart::Index(index));
     }
 
+    /// Leaves the innermost field or item; does nothing on an empty location.
     pub fn pop(&mut self) {
         self.0.pop();
     }
@@ -72,10 +77,19 @@ impl Serialize for Loc {
 /// One entry of `detail`: pydantic's `{"type","loc","msg","input","ctx"}`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ErrorItem {
+    /// pydantic's error `type` (`"missing"`, `"int_parsing"`, `"greater_than_equal"`, ...), which
+    /// clients match on; serialized as `type`.
     pub kind: &'static str,
+    /// Where the error is: the source (`path`, `query`, `header`, `cookie`, `body`) then field
+    /// names and list indices.
     pub loc: Loc,
+    /// pydantic's human-readable message (`"Field required"`), word for word.
     pub msg: Cow<'static, str>,
+    /// The value that failed, as received (a query or header value is the string sent); for
+    /// `missing`, the enclosing object of a body, `null` for a parameter.
     pub input: Value,
+    /// The constraint that failed (`{"ge": 0}`, `{"min_length": 3}`, `{"pattern": ...}`); left out
+    /// of the JSON when `None`, as pydantic does.
     pub ctx: Option<Map<String, Value>>,
 }
 
@@ -123,10 +137,14 @@ impl ErrorItem {
         Self::new("missing", loc, "Field required", input)
     }
 
+    /// `int_type`: "Input should be a valid integer": an integer field got something that is
+    /// neither a number nor a string (`true`, `null`, a list, an object).
     pub fn int_type(loc: &Loc, input: Value) -> Self {
         Self::new("int_type", loc, "Input should be a valid integer", input)
     }
 
+    /// `int_parsing`: "Input should be a valid integer, unable to parse string as an integer": a
+    /// string that is not an integer (`?limit=ten`, a path segment `foo`).
     pub fn int_parsing(loc: &Loc, input: Value) -> Self {
         Self::new(
             "int_parsing",
@@ -136,6 +154,8 @@ impl ErrorItem {
         )
     }
 
+    /// `int_from_float`: "Input should be a valid integer, got a number with a fractional part": a
+    /// JSON number like `2.5` for an integer field (`2.0` is accepted).
     pub fn int_from_float(loc: &Loc, input: Value) -> Self {
         Self::new(
             "int_from_float",
@@ -145,10 +165,14 @@ impl ErrorItem {
         )
     }
 
+    /// `float_type`: "Input should be a valid number": a number field got something that is neither
+    /// a number nor a string.
     pub fn float_type(loc: &Loc, input: Value) -> Self {
         Self::new("float_type", loc, "Input should be a valid number", input)
     }
 
+    /// `float_parsing`: "Input should be a valid number, unable to parse string as a number": a
+    /// string that is not a finite number.
     pub fn float_parsing(loc: &Loc, input: Value) -> Self {
         Self::new(
             "float_parsing",
@@ -158,10 +182,15 @@ impl ErrorItem {
         )
     }
 
+    /// `bool_type`: "Input should be a valid boolean": a boolean field got something that is
+    /// neither a boolean, a number nor a string.
     pub fn bool_type(loc: &Loc, input: Value) -> Self {
         Self::new("bool_type", loc, "Input should be a valid boolean", input)
     }
 
+    /// `bool_parsing`: "Input should be a valid boolean, unable to interpret input": a string other
+    /// than pydantic's `true`/`false` words (`1`/`0`, `yes`/`no`, `on`/`off`, `t`/`f`, `y`/`n`,
+    /// case-insensitive) or a number other than `0` and `1`.
     pub fn bool_parsing(loc: &Loc, input: Value) -> Self {
         Self::new(
             "bool_parsing",
@@ -171,10 +200,14 @@ impl ErrorItem {
         )
     }
 
+    /// `string_type`: "Input should be a valid string": a string field got a non-string JSON value
+    /// (pydantic's strict default for strings: `123` is not turned into `"123"`).
     pub fn string_type(loc: &Loc, input: Value) -> Self {
         Self::new("string_type", loc, "Input should be a valid string", input)
     }
 
+    /// `string_too_short`: "String should have at least {min} character(s)", `ctx`
+    /// `{"min_length"}`; length counts Unicode characters, as Python's `len`.
     pub fn string_too_short(loc: &Loc, input: Value, min: u64) -> Self {
         let msg = format!("String should have at least {min} character{}", plural(min));
         ErrorItem {
@@ -183,6 +216,7 @@ impl ErrorItem {
         }
     }
 
+    /// `string_too_long`: "String should have at most {max} character(s)", `ctx` `{"max_length"}`.
     pub fn string_too_long(loc: &Loc, input: Value, max: u64) -> Self {
         let msg = format!("String should have at most {max} character{}", plural(max));
         ErrorItem {
@@ -191,6 +225,8 @@ impl ErrorItem {
         }
     }
 
+    /// `string_pattern_mismatch`: "String should match pattern '{pattern}'", `ctx` `{"pattern"}`
+    /// with the pattern as written in the schema.
     pub fn string_pattern_mismatch(loc: &Loc, input: Value, pattern: &str) -> Self {
         let msg = format!("String should match pattern '{pattern}'");
         ErrorItem {
@@ -214,6 +250,7 @@ impl ErrorItem {
         }
     }
 
+    /// `list_type`: "Input should be a valid list": a list field got a non-array value.
     pub fn list_type(loc: &Loc, input: Value) -> Self {
         Self::new("list_type", loc, "Input should be a valid list", input)
     }
@@ -239,6 +276,8 @@ impl ErrorItem {
         }
     }
 
+    /// `model_attributes_type`: "Input should be a valid dictionary or object to extract fields
+    /// from": a struct (a pydantic model) got a non-object value, e.g. a JSON body that is a list.
     pub fn model_attributes_type(loc: &Loc, input: Value) -> Self {
         Self::new(
             "model_attributes_type",
@@ -248,6 +287,8 @@ impl ErrorItem {
         )
     }
 
+    /// `dict_type`: "Input should be a valid dictionary": a map field (`HashMap`, `dict[str, T]`)
+    /// got a non-object value.
     pub fn dict_type(loc: &Loc, input: Value) -> Self {
         Self::new(
             "dict_type",
@@ -257,6 +298,9 @@ impl ErrorItem {
         )
     }
 
+    /// `extra_forbidden`: "Extra inputs are not permitted": a key that is not a field of a struct
+    /// declared `#[serde(deny_unknown_fields)]` (pydantic's `extra="forbid"`); `input` is that
+    /// key's value.
     pub fn extra_forbidden(loc: &Loc, input: Value) -> Self {
         Self::new(
             "extra_forbidden",
@@ -334,26 +378,49 @@ pub struct ValidationErrors {
 }
 
 impl ValidationErrors {
+    /// No error yet.
     pub fn new() -> Self {
         Self::default()
     }
 
+    /// Adds one error at the end.
     pub fn push(&mut self, item: ErrorItem) {
         self.items.push(item);
     }
 
+    /// Adds every error of `other` after these (how a handler collects the errors of all its
+    /// arguments into one `422`).
     pub fn append(&mut self, other: ValidationErrors) {
         self.items.extend(other.items);
     }
 
+    /// The number of errors (entries of `detail`).
     pub fn len(&self) -> usize {
         self.items.len()
     }
 
+    /// Whether there is no error at all (validation passed).
     pub fn is_empty(&self) -> bool {
         self.items.is_empty()
     }
 
+    /// The errors in the order they were added; the `422` response sorts them by source first
+    /// ([`ValidationErrors::sort_by_source`]).
+    ///
+    /// ```
+    /// use waitless::validation::{ErrorItem, Loc};
+    /// use waitless::ValidationErrors;
+    /// let mut errors = ValidationErrors::new();
+    /// let mut loc = Loc::new("body");
+    /// loc.push_key("name");
+    /// errors.push(ErrorItem::missing(&loc, serde_json::json!({})));
+    /// let mut loc = Loc::new("query");
+    /// loc.push_key("limit");
+    /// errors.push(ErrorItem::int_parsing(&loc, "ten".into()));
+    /// assert_eq!(errors.items()[0].kind, "missing");
+    /// errors.sort_by_source();
+    /// assert_eq!(errors.items()[0].kind, "int_parsing");
+    /// ```
     pub fn items(&self) -> &[ErrorItem] {
         &self.items
     }
