@@ -32,8 +32,8 @@ pub struct HttpError {
     pub status: StatusCode,
     /// Any JSON value; FastAPI's `detail` is usually a string.
     pub detail: Value,
-    /// Extra response headers (FastAPI's `headers=`), e.g. `www-authenticate` on a `401`. Each name
-    /// is sent once: a name appended twice keeps only its last value in the response.
+    /// Extra response headers (FastAPI's `headers=`), e.g. `www-authenticate` on a `401`. Every
+    /// value is sent: a name appended twice (two `set-cookie`) is sent twice.
     pub headers: HeaderMap,
 }
 
@@ -75,8 +75,13 @@ impl IntoResponse for HttpError {
             detail: &self.detail,
         })
         .with_status(self.status);
+        // A name the error sets replaces the response's own (`content-type`), and every value of
+        // it is sent: two `set-cookie` stay two.
+        for (n, _) in self.headers.iter() {
+            res.headers.remove(n);
+        }
         for (n, v) in self.headers.iter() {
-            res.headers.insert(n.to_owned(), v.to_owned());
+            res.headers.append(n.to_owned(), v.to_owned());
         }
         res.with_exception(self)
     }

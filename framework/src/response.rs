@@ -117,6 +117,18 @@ impl HeaderMap {
         self.entries.push((name.into(), value.into()));
     }
 
+    /// Adds `token` to `vary` unless it is already listed (case-insensitive): Starlette's
+    /// `MutableHeaders.add_vary_header`, used by the CORS and gzip middleware so that a response
+    /// passing through both says `Origin, Accept-Encoding` once each.
+    pub fn add_vary(&mut self, token: &str) {
+        let value = match self.get("vary") {
+            Some(v) if v.split(',').any(|p| p.trim().eq_ignore_ascii_case(token)) => return,
+            Some(v) => format!("{v}, {token}"),
+            None => token.to_owned(),
+        };
+        self.insert("vary", value);
+    }
+
     /// The first value of `name` (case-insensitive).
     pub fn get(&self, name: &str) -> Option<&str> {
         self.entries

@@ -198,14 +198,23 @@ impl<E: Endpoint> RequestBuilder<'_, E> {
     }
 
     /// A JSON body (`content-type: application/json`).
+    ///
+    /// # Panics
+    /// If `value` does not serialize to JSON (a map with non-string keys): the test is wrong, and
+    /// an empty body would fail it somewhere less clear (httpx raises too).
     pub fn json<T: Serialize + ?Sized>(self, value: &T) -> Self {
-        let body = serde_json::to_vec(value).unwrap_or_default();
+        let body = serde_json::to_vec(value)
+            .unwrap_or_else(|e| panic!("TestClient: the value does not serialize to JSON: {e}"));
         self.header("content-type", "application/json").body(body)
     }
 
     /// An urlencoded form body.
+    ///
+    /// # Panics
+    /// If `value` does not serialize to a flat form (a nested sequence or struct).
     pub fn form<T: Serialize + ?Sized>(self, value: &T) -> Self {
-        let body = serde_urlencoded::to_string(value).unwrap_or_default();
+        let body = serde_urlencoded::to_string(value)
+            .unwrap_or_else(|e| panic!("TestClient: the value does not serialize to a form: {e}"));
         self.header("content-type", "application/x-www-form-urlencoded")
             .body(body)
     }

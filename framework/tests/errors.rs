@@ -29,6 +29,14 @@ fn app() -> App {
         .get("/items/{id}", find)
         .get("/boom", boom)
         .get("/ok", || async { "ok" })
+        .get("/cookies", || async {
+            let mut err = HttpError::new(401, "Not authenticated");
+            err.headers.append("set-cookie", "a=1");
+            err.headers.append("set-cookie", "b=2");
+            err.headers
+                .insert("content-type", "application/problem+json");
+            Err::<String, _>(err)
+        })
         .post("/upload", upload)
         .post("/small", upload)
         .body_limit(10)
@@ -61,6 +69,40 @@ fn http_errors_answer_with_detail_and_headers() {
     assert_eq!(res.status.as_u16(), 404);
     assert_eq!(res.text(), r#"{"detail":"Item not found"}"#);
     assert_eq!(res.header("x-error"), Some("missing"));
+}
+
+/// Every value of an error's header is sent (two `set-cookie` stayed one before), and a name the
+/// error sets replaces the response's own.
+#[test]
+fn an_http_error_sends_every_value_of_a_repeated_header() {
+    let res = TestClient::new(app()).get("/cookies").send();
+    assert_eq!(res.status.as_u16(), 401);
+    let values = |name: &str| -> Vec<String> {
+        let all = res
+            .headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case(name));
+        all.map(|(_, v)| String::from_utf8_lossy(v).into_owned())
+            .collect()
+    };
+    assert_eq!(values("set-cookie"), ["a=1", "b=2"]);
+    assert_eq!(values("content-type"), ["application/problem+json"]);
+}
+
+/// The TestClient refuses a body it cannot serialise instead of sending an empty one.
+#[test]
+#[should_panic(expected = "does not serialize to JSON")]
+fn a_json_body_that_cannot_be_serialized_panics_in_the_test_client() {
+    let not_json = std::collections::BTreeMap::from([(vec![1u8], 1)]);
+    TestClient::new(app()).post("/upload").json(&not_json);
+}
+
+#[test]
+#[should_panic(expected = "does not serialize to a form")]
+fn a_form_body_that_cannot_be_serialized_panics_in_the_test_client() {
+    TestClient::new(app())
+        .post("/upload")
+        .form(&[("a", [1, 2])]);
 }
 
 #[test]

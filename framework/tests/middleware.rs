@@ -209,3 +209,33 @@ fn request_id_timing_and_trusted_hosts() {
     assert_eq!(res.status.as_u16(), 400);
     assert_eq!(res.text(), "Invalid host header");
 }
+
+/// `vary` lists each token once: the app's own `Accept-Encoding` is not repeated by GZip, and a
+/// response through both CORS and GZip says `Origin, Accept-Encoding` (GZip appended blindly
+/// before `HeaderMap::add_vary`).
+#[test]
+fn vary_lists_each_token_once_through_cors_and_gzip() {
+    let big = "hello world ".repeat(100);
+    let (a, b) = (big.clone(), big.clone());
+    let app = App::new()
+        .get("/own", move || {
+            let b = a.clone();
+            async move { ([("vary", "accept-encoding")], b) }
+        })
+        .get("/plain", move || {
+            let b = b.clone();
+            async move { b }
+        })
+        .layer(GZip::new())
+        .layer(Cors::new().allow_origins(["https://a.example"]));
+    let client = TestClient::new(app);
+    let gzip = |path: &str| {
+        let req = client.get(path).header("accept-encoding", "gzip");
+        req.header("origin", "https://a.example").send()
+    };
+    let res = gzip("/own");
+    assert_eq!(res.header("content-encoding"), Some("gzip"));
+    assert_eq!(res.header("vary"), Some("accept-encoding, Origin"));
+    let res = gzip("/plain");
+    assert_eq!(res.header("vary"), Some("Accept-Encoding, Origin"));
+}

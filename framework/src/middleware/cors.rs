@@ -207,12 +207,12 @@ impl Cors {
         if self.any_origin() && has_cookie && self.credentials {
             // Starlette: echo the origin when credentials travel with a wildcard config.
             h.insert("access-control-allow-origin", origin.to_owned());
-            append_vary(h);
+            h.add_vary("Origin");
         } else if self.any_origin() && !self.credentials {
             h.insert("access-control-allow-origin", "*");
         } else if self.origin_allowed(origin) {
             h.insert("access-control-allow-origin", origin.to_owned());
-            append_vary(h);
+            h.add_vary("Origin");
         } else {
             return;
         }
@@ -223,21 +223,6 @@ impl Cors {
             h.insert("access-control-expose-headers", self.expose.join(", "));
         }
     }
-}
-
-fn append_vary(h: &mut crate::response::HeaderMap) {
-    let value = match h.get("vary") {
-        Some(v)
-            if !v
-                .split(',')
-                .any(|p| p.trim().eq_ignore_ascii_case("origin")) =>
-        {
-            format!("{v}, Origin")
-        }
-        Some(v) => v.to_owned(),
-        None => "Origin".to_owned(),
-    };
-    h.insert("vary", value);
 }
 
 /// Headers a browser may always send cross-origin without asking.

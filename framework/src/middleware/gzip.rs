@@ -129,11 +129,7 @@ impl Middleware for GZip {
             buffers::give(old);
         }
         res.headers.insert("content-encoding", "gzip");
-        let vary = match res.headers.get("vary") {
-            Some(v) => format!("{v}, Accept-Encoding"),
-            None => "Accept-Encoding".to_owned(),
-        };
-        res.headers.insert("vary", vary);
+        res.headers.add_vary("Accept-Encoding");
         res
     }
 }
