@@ -75,14 +75,7 @@ impl IntoResponse for HttpError {
             detail: &self.detail,
         })
         .with_status(self.status);
-        // A name the error sets replaces the response's own (`content-type`), and every value of
-        // it is sent: two `set-cookie` stay two.
-        for (n, _) in self.headers.iter() {
-            res.headers.remove(n);
-        }
-        for (n, v) in self.headers.iter() {
-            res.headers.append(n.to_owned(), v.to_owned());
-        }
+        res.headers.merge(&self.headers);
         res.with_exception(self)
     }
 }

@@ -117,6 +117,16 @@ impl HeaderMap {
         self.entries.push((name.into(), value.into()));
     }
 
+    /// Sets every name of `other` to all of its values there, replacing what this map had for
+    /// those names (`http::HeaderMap::extend`): two `set-cookie` in `other` stay two, and an
+    /// extra `content-type` replaces the body's own.
+    pub fn merge(&mut self, other: &HeaderMap) {
+        for (n, _) in &other.entries {
+            self.remove(n);
+        }
+        self.entries.extend(other.entries.iter().cloned());
+    }
+
     /// Adds `token` to `vary` unless it is already listed (case-insensitive): Starlette's
     /// `MutableHeaders.add_vary_header`, used by the CORS and gzip middleware so that a response
     /// passing through both says `Origin, Accept-Encoding` once each.
@@ -459,9 +469,7 @@ where
 
 impl IntoHeaders for HeaderMap {
     fn apply(self, headers: &mut HeaderMap) {
-        for (n, v) in self.entries {
-            headers.insert(n, v);
-        }
+        headers.merge(&self);
     }
 }
 
@@ -471,6 +479,10 @@ impl<H: IntoHeaders, T: IntoResponse> IntoResponse for (StatusCode, H, T) {
         self.1.apply(&mut res.headers);
         res
     }
+
+    fn openapi(op: &mut crate::openapi::Operation<'_>) {
+        T::openapi(op);
+    }
 }
 
 impl<H: IntoHeaders, T: IntoResponse> IntoResponse for (H, T) {
@@ -478,6 +490,10 @@ impl<H: IntoHeaders, T: IntoResponse> IntoResponse for (H, T) {
         let mut res = self.1.into_response();
         self.0.apply(&mut res.headers);
         res
+    }
+
+    fn openapi(op: &mut crate::openapi::Operation<'_>) {
+        T::openapi(op);
     }
 }
 

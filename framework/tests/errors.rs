@@ -29,6 +29,12 @@ fn app() -> App {
         .get("/items/{id}", find)
         .get("/boom", boom)
         .get("/ok", || async { "ok" })
+        .get("/two-cookies", || async {
+            let mut h = waitless::HeaderMap::new();
+            h.append("set-cookie", "a=1");
+            h.append("set-cookie", "b=2");
+            (h, "ok")
+        })
         .get("/cookies", || async {
             let mut err = HttpError::new(401, "Not authenticated");
             err.headers.append("set-cookie", "a=1");
@@ -87,6 +93,15 @@ fn an_http_error_sends_every_value_of_a_repeated_header() {
     };
     assert_eq!(values("set-cookie"), ["a=1", "b=2"]);
     assert_eq!(values("content-type"), ["application/problem+json"]);
+    // A `HeaderMap` in a tuple response keeps both too.
+    let res = TestClient::new(app()).get("/two-cookies").send();
+    let cookies: Vec<&[u8]> = res
+        .headers
+        .iter()
+        .filter(|(n, _)| n == "set-cookie")
+        .map(|(_, v)| &v[..])
+        .collect();
+    assert_eq!(cookies, [&b"a=1"[..], &b"b=2"[..]]);
 }
 
 /// The TestClient refuses a body it cannot serialise instead of sending an empty one.

@@ -336,3 +336,38 @@ fn document_is_valid_openapi_3_1() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// A return type that documents its own response (here a `418`).
+struct Teapot;
+
+impl waitless::IntoResponse for Teapot {
+    fn into_response(self) -> waitless::Response {
+        waitless::StatusCode(418).into_response()
+    }
+
+    fn openapi(op: &mut waitless::openapi::Operation<'_>) {
+        op.response("418", "I'm a teapot", None);
+    }
+}
+
+/// Tuples with extra headers pass their body's documentation on, as `(StatusCode, T)` and
+/// `Result` do (they dropped it before).
+#[test]
+fn tuple_responses_with_headers_keep_their_bodys_documentation() {
+    use waitless::{App, StatusCode};
+    let app = App::new()
+        .get("/bare", || async { Teapot })
+        .get("/status", || async { (StatusCode(418), Teapot) })
+        .get("/headers", || async { ([("x-a", "1")], Teapot) })
+        .get("/both", || async {
+            (StatusCode(418), [("x-a", "1")], Teapot)
+        });
+    let doc = app.openapi();
+    for path in ["/bare", "/status", "/headers", "/both"] {
+        let responses = &doc["paths"][path]["get"]["responses"];
+        assert_eq!(
+            responses["418"]["description"], "I'm a teapot",
+            "{path}: {responses}"
+        );
+    }
+}
