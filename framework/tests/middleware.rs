@@ -210,6 +210,25 @@ fn request_id_timing_and_trusted_hosts() {
     assert_eq!(res.text(), "Invalid host header");
 }
 
+/// `TrustedHost(["*"])` lets everything through, even an HTTP/1.0 request without `Host`
+/// (Starlette's `allow_any`; it was refused with 400 before); a list still refuses it.
+#[test]
+fn trusted_host_star_allows_a_request_without_host() {
+    let status = |hosts: &[&str]| {
+        let app = App::new()
+            .get("/", || async { "hi" })
+            .layer(TrustedHost::new(hosts.iter().copied()));
+        let client = TestClient::new(app);
+        waitless_executor::block_on(async {
+            let mut conn = client.server().connect();
+            conn.send_raw(b"GET / HTTP/1.0\r\n\r\n").await.unwrap();
+            conn.response(false).await.unwrap().status
+        })
+    };
+    assert_eq!(status(&["*"]), 200);
+    assert_eq!(status(&["example.com"]), 400);
+}
+
 /// `vary` lists each token once: the app's own `Accept-Encoding` is not repeated by GZip, and a
 /// response through both CORS and GZip says `Origin, Accept-Encoding` (GZip appended blindly
 /// before `HeaderMap::add_vary`).

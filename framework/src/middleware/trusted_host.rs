@@ -26,8 +26,9 @@ pub struct TrustedHost {
 impl TrustedHost {
     /// Allows exactly these host names (Starlette's `TrustedHostMiddleware(allowed_hosts=...)`),
     /// compared case-insensitively with the `Host` header's port removed. `"*.example.com"` matches
-    /// every subdomain but not `example.com` itself (list both); `"*"` allows any. A request
-    /// without a `Host` header is refused with `400` even under `"*"`.
+    /// every subdomain but not `example.com` itself (list both); `"*"` allows any request, even
+    /// one without `Host` (an HTTP/1.0 request: HTTP/1.1 without it never reaches the app),
+    /// which is otherwise refused with `400`.
     ///
     /// ```
     /// use waitless::{middleware::TrustedHost, App, TestClient};
@@ -51,16 +52,28 @@ impl TrustedHost {
         }
     }
 
+    /// Whether `host` (a `Host` value, port and all) matches a pattern. Compared in place,
+    /// ASCII case ignored: this runs on every request, so it allocates nothing.
     fn allows(&self, host: &str) -> bool {
-        let host = host.to_ascii_lowercase();
-        let name = strip_port(&host);
-        self.allowed.iter().any(|pattern| {
-            pattern == "*"
-                || pattern == name
-                || pattern
-                    .strip_prefix("*.")
-                    .is_some_and(|domain| name.ends_with(&format!(".{domain}")))
-        })
+        let name = strip_port(host);
+        self.allowed
+            .iter()
+            .any(|pattern| match pattern.strip_prefix('*') {
+                Some("") => true,
+                // `*.example.com`: a non-empty label, then the domain.
+                Some(dot_domain) => {
+                    name.len() > dot_domain.len()
+                        && name.is_char_boundary(name.len() - dot_domain.len())
+                        && name[name.len() - dot_domain.len()..].eq_ignore_ascii_case(dot_domain)
+                }
+                None => pattern.eq_ignore_ascii_case(name),
+            })
+    }
+
+    /// `"*"` is among the patterns: every request passes, with or without `Host` (Starlette's
+    /// `allow_any`).
+    fn allows_any(&self) -> bool {
+        self.allowed.iter().any(|p| p == "*")
     }
 }
 
@@ -79,6 +92,7 @@ impl Middleware for TrustedHost {
         next: Next<'_, E>,
     ) -> Response {
         match req.header("host") {
+            _ if self.allows_any() => next.run(req).await,
             Some(host) if self.allows(host) => next.run(req).await,
             _ => Response::text("Invalid host header").with_status(StatusCode::BAD_REQUEST),
         }
@@ -98,6 +112,9 @@ mod tests {
         assert!(!t.allows("example.org"));
         assert!(!t.allows("evil.com"));
         assert!(!t.allows("example.com.evil.com"));
+        assert!(!t.allows(".example.org"));
+        assert!(t.allows("API.EXAMPLE.ORG:443"));
+        assert!(!t.allows("\u{e9}xample.com"));
         assert!(TrustedHost::new(["*"]).allows("anything"));
     }
 }
