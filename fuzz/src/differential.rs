@@ -98,9 +98,12 @@ fn stricter(detail: &str, h: &Seen, raw: &[u8]) -> Option<Stricter> {
         "Invalid Host header" if hosts.iter().any(|v| !valid_authority(v)) => Some(Stricter::Host),
         // hyper drops the Content-Length of such a request, so only the coding is visible.
         "Both Transfer-Encoding and Content-Length" if !te.is_empty() => Some(Stricter::TeAndCl),
-        // The same pair, with a length that is not a number: waitless names the bad length
-        // first; hyper drops it unread. The line is only in the input.
-        "Invalid Content-Length header" if !te.is_empty() && has_field(raw, b"content-length") => {
+        // The same pair, with a length that is not a number or two that differ: waitless
+        // names the bad length first (it reads the lengths before it weighs the pair); hyper
+        // drops every length unread. The lines are only in the input.
+        "Invalid Content-Length header" | "Conflicting Content-Length headers"
+            if !te.is_empty() && has_field(raw, b"content-length") =>
+        {
             Some(Stricter::TeAndCl)
         }
         "Repeated Transfer-Encoding" if te.len() > 1 => Some(Stricter::TeNotSingleChunked),
