@@ -314,10 +314,13 @@ fn authority_percent(method: &str, raw: &[u8]) -> bool {
 fn fragment(method: &str, raw: &[u8]) -> bool {
     let mut start = method.as_bytes().to_vec();
     start.push(b' ');
+    // A request line begins where the message before it ended: at a line start, or right
+    // behind a body that did not end its line (`…\r\n\r\nhellST /items?x#=1 HTTP/1.1`), so
+    // the method is looked for anywhere in a line.
     raw.split(|&b| b == b'\n').any(|line| {
-        line.strip_prefix(start.as_slice())
-            .and_then(|rest| rest.split(|&b| b == b' ').next())
-            .is_some_and(|target| target.contains(&b'#'))
+        (0..line.len())
+            .filter_map(|i| line[i..].strip_prefix(start.as_slice()))
+            .any(|rest| rest.split(|&b| b == b' ').next().is_some_and(|t| t.contains(&b'#')))
     })
 }
 
