@@ -162,3 +162,79 @@ impl ReplaceQuery for &[u8] {
             .into_bytes()
     }
 }
+
+/// Reports the read buffer's capacity after the `101`, then asks for a larger one with bytes
+/// still unread in it: `cap=N;` after the upgrade, `kept=<unread bytes>;cap=M;` after
+/// `reserve` (and `lost;` if the unread bytes changed), then echoes what follows.
+struct Reserve;
+
+impl App for Reserve {
+    async fn call(&self, req: Request<'_>, res: Responder<'_>) {
+        let Ok(conn) = res.upgrade(req.body, &[("upgrade", "echo")]).await else {
+            return;
+        };
+        let (mut reader, mut writer) = conn.split();
+        let before = reader.capacity();
+        // The bytes that came behind the head are buffered; keep them unread across `reserve`.
+        let unread = match reader.fill_buf().await {
+            Ok(b) => b.to_vec(),
+            Err(_) => return,
+        };
+        reader.reserve(20_000);
+        let kept = reader.buffered().to_vec();
+        let report = format!(
+            "cap={before};kept={};cap={};{}",
+            String::from_utf8_lossy(&kept),
+            reader.capacity(),
+            if kept == unread { "" } else { "lost;" }
+        );
+        reader.consume(kept.len());
+        if writer.write_all(report.as_bytes()).await.is_err() {
+            return;
+        }
+        // The grown buffer serves reads as the old one did.
+        while let Ok(bytes @ [_, ..]) = reader.fill_buf().await {
+            let bytes = bytes.to_vec();
+            reader.consume(bytes.len());
+            if writer.write_all(&bytes).await.is_err() {
+                return;
+            }
+        }
+    }
+}
+
+#[test]
+fn an_upgraded_connection_keeps_the_usual_read_buffer_until_the_protocol_reserves_more() {
+    let addr = start(Config::default(), || Reserve);
+    let mut s = connect(addr);
+    s.write_all(&[HANDSHAKE, b"early"].concat()).unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    let want: &[u8] = b";kept=early;cap=20000;";
+    while !got.ends_with(want) {
+        let n = s
+            .read(&mut buf)
+            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&got)));
+        assert!(n > 0, "closed: {}", String::from_utf8_lossy(&got));
+        got.extend_from_slice(&buf[..n]);
+        assert!(got.len() < 4096, "{}", String::from_utf8_lossy(&got));
+    }
+    // The usual 8 KiB buffer (less the head in front of the unread bytes), not a grown one.
+    let text = String::from_utf8_lossy(&got).into_owned();
+    let cap: usize = text
+        .split("cap=")
+        .nth(1)
+        .and_then(|c| c.split(';').next()?.parse().ok())
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!((4096..=8192).contains(&cap), "{text}");
+    // 12 KiB arrives and comes back through the grown buffer.
+    let big = vec![b'x'; 12 * 1024];
+    s.write_all(&big).unwrap();
+    let mut echoed = Vec::new();
+    while echoed.len() < big.len() {
+        let n = s.read(&mut buf).unwrap();
+        assert!(n > 0);
+        echoed.extend_from_slice(&buf[..n]);
+    }
+    assert_eq!(echoed, big);
+}

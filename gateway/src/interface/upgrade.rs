@@ -6,6 +6,13 @@
 //! app gets it for the rest of `call`. The two halves borrow different parts, so a handler can
 //! read and write at once from two futures (`futures_lite::future::zip`, `or`, or a select
 //! loop) — the way one task serves both directions of a WebSocket.
+//!
+//! Why the read buffer can be replaced by a larger one ([`UpgradedReader::reserve`]) rather than
+//! being large from the start: an upgraded connection keeps its buffer for its whole life, and
+//! most WebSockets (a chat member, a notification feed) only ever see small frames. The
+//! connection's usual 8 KiB serves them; a codec that meets a frame too large for it asks for
+//! more once, and from then on reads as if the buffer had always been large. An idle WebSocket
+//! thus costs ~24 KiB instead of ~48 KiB (`docs/reliability.md`).
 
 use std::fmt;
 use std::future::poll_fn;
@@ -26,7 +33,10 @@ pub struct Upgraded<'a> {
 /// The reading half of an [`Upgraded`] connection.
 pub struct UpgradedReader<'a> {
     io: &'a Io,
+    /// The connection's read buffer, until [`reserve`](Self::reserve) asks for more than it
+    /// holds; then `grown` replaces it for the rest of the connection.
     buf: &'a mut [u8],
+    grown: Option<Box<[u8]>>,
     /// Unread bytes are `buf[pos..filled]`: first what arrived behind the request head.
     pos: usize,
     filled: usize,
@@ -51,6 +61,7 @@ impl<'a> Upgraded<'a> {
             reader: UpgradedReader {
                 io,
                 buf,
+                grown: None,
                 pos,
                 filled,
             },
@@ -76,6 +87,33 @@ impl<'a> Upgraded<'a> {
 }
 
 impl UpgradedReader<'_> {
+    /// The read buffer in use: the connection's, or the larger one that replaced it.
+    fn buf(&self) -> &[u8] {
+        self.grown.as_deref().unwrap_or(self.buf)
+    }
+
+    fn buf_mut(&mut self) -> &mut [u8] {
+        match &mut self.grown {
+            Some(grown) => grown,
+            None => self.buf,
+        }
+    }
+
+    /// Makes the read buffer hold at least `size` bytes: a larger one replaces it (allocated
+    /// once; the connection's own buffer is left as it was), the unread bytes moved to its
+    /// start. A codec calls this when a frame announces more than [`capacity`](Self::capacity).
+    pub fn reserve(&mut self, size: usize) {
+        if size <= self.capacity() {
+            return;
+        }
+        let mut bigger = vec![0; size].into_boxed_slice();
+        let unread = self.filled - self.pos;
+        bigger[..unread].copy_from_slice(&self.buf()[self.pos..self.filled]);
+        self.grown = Some(bigger);
+        self.pos = 0;
+        self.filled = unread;
+    }
+
     /// Reads into `dst`; 0 means the peer closed. Bytes buffered by the server come first.
     pub async fn read(&mut self, dst: &mut [u8]) -> io::Result<usize> {
         poll_fn(|cx| self.poll_read_into(cx, dst)).await
@@ -84,7 +122,7 @@ impl UpgradedReader<'_> {
     fn poll_read_into(&mut self, cx: &mut Context<'_>, dst: &mut [u8]) -> Poll<io::Result<usize>> {
         if self.pos < self.filled {
             let n = dst.len().min(self.filled - self.pos);
-            dst[..n].copy_from_slice(&self.buf[self.pos..self.pos + n]);
+            dst[..n].copy_from_slice(&self.buf()[self.pos..self.pos + n]);
             self.pos += n;
             return Poll::Ready(Ok(n));
         }
@@ -99,10 +137,11 @@ impl UpgradedReader<'_> {
             self.pos = 0;
             self.filled = 0;
             let transport = &self.io.transport;
-            let buf = &mut *self.buf;
-            self.filled = poll_fn(|cx| transport.poll_read(cx, buf)).await?;
+            let buf = self.buf_mut();
+            let n = poll_fn(|cx| transport.poll_read(cx, buf)).await?;
+            self.filled = n;
         }
-        Ok(&self.buf[self.pos..self.filled])
+        Ok(&self.buf()[self.pos..self.filled])
     }
 
     /// Like [`fill_buf`](Self::fill_buf), but reads more even when bytes are buffered (a codec
@@ -110,15 +149,17 @@ impl UpgradedReader<'_> {
     /// the number of new bytes (0: the peer closed, or the buffer is full).
     pub async fn fill_more(&mut self) -> io::Result<usize> {
         if self.pos > 0 {
-            self.buf.copy_within(self.pos..self.filled, 0);
+            let (pos, filled) = (self.pos, self.filled);
+            self.buf_mut().copy_within(pos..filled, 0);
             self.filled -= self.pos;
             self.pos = 0;
         }
-        if self.filled == self.buf.len() {
+        if self.filled == self.capacity() {
             return Ok(0);
         }
         let transport = &self.io.transport;
-        let spare = &mut self.buf[self.filled..];
+        let filled = self.filled;
+        let spare = &mut self.buf_mut()[filled..];
         let n = poll_fn(|cx| transport.poll_read(cx, spare)).await?;
         self.filled += n;
         Ok(n)
@@ -140,7 +181,7 @@ impl UpgradedReader<'_> {
         self.pos = 0;
         self.filled = 0;
         let transport = &self.io.transport;
-        let buf = &mut *self.buf;
+        let buf = self.buf_mut();
         let n = poll_fn(|cx| {
             let mut bufs = [IoSliceMut::new(dst), IoSliceMut::new(buf)];
             transport.poll_read_vectored(cx, &mut bufs)
@@ -153,13 +194,14 @@ impl UpgradedReader<'_> {
 
     /// The unread bytes already buffered.
     pub fn buffered(&self) -> &[u8] {
-        &self.buf[self.pos..self.filled]
+        &self.buf()[self.pos..self.filled]
     }
 
     /// The unread bytes already buffered, writable (a codec unmasks a payload in place and
     /// hands it out without copying it).
     pub fn buffered_mut(&mut self) -> &mut [u8] {
-        &mut self.buf[self.pos..self.filled]
+        let (pos, filled) = (self.pos, self.filled);
+        &mut self.buf_mut()[pos..filled]
     }
 
     /// Marks `n` buffered bytes as read.
@@ -167,10 +209,10 @@ impl UpgradedReader<'_> {
         self.pos = (self.pos + n).min(self.filled);
     }
 
-    /// The capacity of the connection's read buffer (the most [`fill_more`](Self::fill_more)
-    /// can hold).
+    /// The capacity of the read buffer (the most [`fill_more`](Self::fill_more) can hold): the
+    /// connection's (8 KiB by default), or what [`reserve`](Self::reserve) made it.
     pub fn capacity(&self) -> usize {
-        self.buf.len()
+        self.buf().len()
     }
 }
 

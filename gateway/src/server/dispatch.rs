@@ -96,11 +96,11 @@ impl<A: App> Conn<A> {
             }
         };
         let no_room = read.len() - (self.start + head.len) < MIN_BODY_ROOM;
-        if (head.framing != BodyFraming::None && no_room) || head.upgrade {
+        if head.framing != BodyFraming::None && no_room {
             // A head that (nearly) fills the buffer would leave its body no room: move it to
             // the front and grow (offsets in `head` and `spans` are relative to the head). An
-            // upgrade offer grows too: after a `101` this buffer is the protocol's for the rest
-            // of the connection, and a 16 KiB WebSocket message should take one read, not three.
+            // upgrade offer does not grow it: after a `101` the protocol's codec asks for more
+            // when a frame needs it (`UpgradedReader::reserve`), so an idle WebSocket keeps 8 KiB.
             let max = self.worker.pool.max_read_size;
             (self.start, self.end) = bufs.grow_read(self.start, self.end, max);
         }

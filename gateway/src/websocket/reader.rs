@@ -24,8 +24,9 @@
 //! synchronous and commits its progress before the next await.
 //!
 //! Zero-copy where it counts: headers are parsed in the connection's own read buffer, and an
-//! unfragmented message that fits in that buffer (up to 32 KiB after an upgrade) is unmasked
-//! **in place** and handed out from there: no copy at all, the read syscall's is the only one.
+//! unfragmented message that fits in that buffer (8 KiB, replaced by a 32 KiB one at the first
+//! frame that does not fit) is unmasked **in place** and handed out from there: no copy at all,
+//! the read syscall's is the only one.
 //! Its bytes stay in the buffer (not consumed) until the next `recv`, so the borrow the app holds
 //! is sound; a frame still arriving waits in the buffer too (compacted to its start by
 //! `fill_more`), text checked for UTF-8 as it comes. Fragmented messages and larger frames are
@@ -53,6 +54,10 @@ use crate::interface::UpgradedReader;
 /// A message buffer larger than this is freed after its message (memory per idle socket stays
 /// small after one big message).
 const KEEP_CAPACITY: usize = 64 * 1024;
+/// The read buffer a connection gets when its first frame does not fit in the usual one (8 KiB):
+/// a 16 KiB message then arrives in one read and is unmasked in place. Until then an idle
+/// WebSocket holds only the usual buffer.
+const GROWN_READ_BUFFER: usize = 32 * 1024;
 /// The most read straight into the message buffer at once (it grows as bytes arrive, never to a
 /// declared length up front).
 const DIRECT_STEP: usize = 1024 * 1024;
@@ -209,6 +214,10 @@ impl<'a> RecvState<'a> {
                 return Err(ProtocolError::TooBig.into())
             }
             _ => self.ctrl_len = 0,
+        }
+        if !header.is_control() && header.len > self.io.capacity() as u64 {
+            // The first frame too large for the connection's buffer: a larger one, once.
+            self.io.reserve(GROWN_READ_BUFFER);
         }
         // A data frame with FIN set here starts a message (a continuation failed above).
         let in_place = header.fin
