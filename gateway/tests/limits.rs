@@ -269,3 +269,79 @@ fn a_client_that_never_reads_is_closed_after_the_send_timeout() {
     }
     assert!(sent > 1000, "the buffers filled after only {sent} requests");
 }
+
+/// Blocks its worker thread inside the handler (the mistake the seed warns about, here on
+/// purpose: a worker that cannot reach `accept`) until the test says go.
+struct BlockingApp {
+    started: std::sync::mpsc::Sender<()>,
+    go: std::sync::Mutex<std::sync::mpsc::Receiver<()>>,
+}
+
+impl waitless_gateway::App for BlockingApp {
+    async fn call(
+        &self,
+        _req: waitless_gateway::Request<'_>,
+        mut res: waitless_gateway::Responder<'_>,
+    ) {
+        let _ = self.started.send(());
+        if let Ok(go) = self.go.lock() {
+            let _ = go.recv_timeout(DEADLINE);
+        }
+        let _ = res.send(200, waitless_gateway::NO_HEADERS, b"unblocked");
+    }
+}
+
+/// How many of `n` new connections complete their handshake within `wait` each while the
+/// server's only worker is blocked (so only the kernel's accept queue takes them).
+fn handshakes_while_blocked(backlog: i32, n: usize, wait: Duration) -> usize {
+    let (started_tx, started) = std::sync::mpsc::channel();
+    let (go, go_rx) = std::sync::mpsc::channel();
+    let app = BlockingApp {
+        started: started_tx,
+        go: std::sync::Mutex::new(go_rx),
+    };
+    let addr = start(
+        Config {
+            backlog,
+            access_log: false,
+            ..Config::default()
+        },
+        move || app,
+    );
+    let mut first = connect(addr);
+    first
+        .write_all(b"GET /block HTTP/1.1\r\nHost: t\r\n\r\n")
+        .unwrap();
+    started
+        .recv_timeout(DEADLINE)
+        .expect("the handler did not start");
+    let queued: Vec<_> = (0..n)
+        .filter_map(|_| std::net::TcpStream::connect_timeout(&addr, wait).ok())
+        .collect();
+    let completed = queued.len();
+    // Unblocked, the worker answers the first request and then accepts the queued ones.
+    go.send(()).unwrap();
+    assert_eq!(read_response(&mut first, false).unwrap().status, 200);
+    for mut s in queued {
+        s.set_read_timeout(Some(DEADLINE)).unwrap();
+        s.write_all(b"GET /q HTTP/1.1\r\nHost: t\r\n\r\n").unwrap();
+        let _ = go.send(());
+        assert_eq!(read_response(&mut s, false).unwrap().status, 200);
+    }
+    completed
+}
+
+#[test]
+fn connections_beyond_the_backlog_wait_in_the_kernel_and_are_served_later() {
+    // Backlog 1: the kernel's accept queue holds backlog + 1 = 2 handshakes; the SYNs of the
+    // others are dropped (the client retries after 1 s), so their connects time out here.
+    let small = handshakes_while_blocked(1, 5, Duration::from_millis(400));
+    assert!(
+        (1..=3).contains(&small),
+        "{small} of 5 completed with backlog 1"
+    );
+    // The default backlog takes them all.
+    let default =
+        handshakes_while_blocked(Config::default().backlog, 5, Duration::from_millis(400));
+    assert_eq!(default, 5);
+}
