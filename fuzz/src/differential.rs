@@ -58,9 +58,8 @@ pub enum Laxer {
     Http10TransferEncoding,
     /// A target with a byte `httparse` accepts and `http::Uri` refuses: `<`, `>` or a backtick
     /// in the path, `"`, `<` or `>` in the query, or bytes that are not UTF-8. None of these
-    /// moves where a request ends (framing is the same on both sides); whether waitless should
-    /// refuse them too is an open question (docs/reliability.md), so this is an exception, not a
-    /// verdict.
+    /// moves where a request ends (framing is the same on both sides). Served on purpose, as
+    /// uvicorn, nginx and Go serve them (the decision and its reasons: docs/reliability.md).
     TargetBytes,
     /// A body with 100 trailer lines or more: hyper caps trailer lines at its `max_headers`
     /// (100, set to waitless's header count); waitless bounds trailers by bytes (16 KiB of
