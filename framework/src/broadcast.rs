@@ -27,7 +27,7 @@ use std::time::Duration;
 
 use futures_lite::FutureExt;
 
-use crate::websocket::{Error, Writer};
+use crate::websocket::{Error, Message, Writer};
 
 /// How long [`Subscription::forward_text`] tries to send Close 1008 to a lagged client.
 pub const CLOSE_WAIT: Duration = Duration::from_secs(1);
@@ -210,6 +210,12 @@ impl<T> Subscription<T> {
         .await
     }
 
+    /// The next message if one is queued, without waiting (`None` when none is; whether this
+    /// subscription lagged, [`recv`](Self::recv) and [`is_lagged`](Self::is_lagged) say).
+    pub fn try_recv(&self) -> Option<T> {
+        self.queue.items.borrow_mut().pop_front()
+    }
+
     /// Resolves when this subscription is dropped for lagging (to interrupt a send that waits
     /// on a client that does not read).
     pub async fn lagged(&self) {
@@ -240,12 +246,28 @@ impl<T: AsRef<str>> Subscription<T> {
     /// lags; then closes the socket with [`LAGGED_CLOSE_CODE`] (given up after [`CLOSE_WAIT`]
     /// if the client takes nothing) and returns `Ok`. A send stuck on a client that does not
     /// read is abandoned as soon as the subscription lags.
+    ///
+    /// Messages that queued up while the socket was busy (a burst of publishes, a worker that
+    /// fell behind) leave together: framed into the write buffer and written with one syscall,
+    /// not one each. A message alone is sent as [`Writer::send_text`] sends it (a large one
+    /// without a copy).
     pub async fn forward_text(&mut self, tx: &mut Writer<'_, '_>) -> Result<(), Error> {
         loop {
             let Ok(msg) = self.recv().await else {
                 return close_lagged(tx).await;
             };
-            let sent = async { tx.send_text(msg.as_ref()).await.map(|()| true) };
+            let sent = async {
+                if self.queued() == 0 {
+                    return tx.send_text(msg.as_ref()).await.map(|()| true);
+                }
+                tx.feed(Message::Text(msg.as_ref())).await?;
+                // Bounded by the hub's capacity, plus what is published while a full write
+                // buffer is flushed.
+                while let Some(next) = self.try_recv() {
+                    tx.feed(Message::Text(next.as_ref())).await?;
+                }
+                tx.flush().await.map(|()| true)
+            };
             let lagged = async {
                 self.lagged().await;
                 Ok(false)

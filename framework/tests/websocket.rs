@@ -131,6 +131,15 @@ async fn publish(State(hub): State<Hub>, Query(p): Query<Publish>) -> String {
     hub.subscribers(CHAT).to_string()
 }
 
+/// Publishes `n` messages of `size` bytes at once, without yielding between them.
+async fn publish_burst(State(hub): State<Hub>, Query(p): Query<Publish>) -> String {
+    let msg: Rc<str> = Rc::from("x".repeat(p.size));
+    for _ in 0..p.n {
+        hub.publish(CHAT, msg.clone());
+    }
+    hub.subscribers(CHAT).to_string()
+}
+
 #[derive(Deserialize, JsonSchema)]
 struct Publish {
     n: u32,
@@ -157,6 +166,7 @@ fn app() -> App {
         .websocket_with("/ws/deaf", quick_close, deaf)
         .websocket("/ws/chat", chat)
         .post("/publish", publish)
+        .post("/publish-burst", publish_burst)
         .get("/subscribers", subscribers)
 }
 
@@ -365,4 +375,53 @@ fn websocket_routes_stay_out_of_openapi() {
     let paths = doc["paths"].as_object().expect("paths");
     assert!(paths.contains_key("/plain"), "{doc}");
     assert!(!paths.contains_key("/ws/echo"), "{doc}");
+}
+
+#[test]
+fn messages_queued_together_for_a_subscriber_leave_in_one_write() {
+    use waitless_gateway::testing::TestRequest;
+    let client = TestClient::new(app());
+    waitless_executor::block_on(async {
+        let server = client.server();
+        let mut ws = server.connect();
+        ws.send_raw(
+            b"GET /ws/chat HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+              Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+        )
+        .await
+        .unwrap();
+        assert_eq!(ws.response(false).await.unwrap().status, 101);
+        let mut other = server.connect();
+        // The handler subscribes right after the 101; wait for it (bounded).
+        for _ in 0..1000 {
+            let r = other
+                .request(&TestRequest::get("/subscribers"))
+                .await
+                .unwrap();
+            if r.text() == "1" {
+                break;
+            }
+            futures_lite::future::yield_now().await;
+        }
+        let before = ws.server_writes();
+        let r = other
+            .request(&TestRequest::post("/publish-burst?n=8&size=100"))
+            .await
+            .unwrap();
+        assert_eq!(r.text(), "1");
+        // 8 text frames of 100 bytes: 2 bytes of header each.
+        let mut got = Vec::new();
+        for _ in 0..1000 {
+            if got.len() >= 8 * 102 {
+                break;
+            }
+            got.extend(ws.read_raw().await.unwrap());
+        }
+        assert_eq!(got.len(), 8 * 102);
+        assert!(got
+            .chunks(102)
+            .all(|f| f[..2] == [0x81, 100] && f[2..].iter().all(|&b| b == b'x')));
+        let writes = ws.server_writes() - before;
+        assert_eq!(writes, 1, "8 queued messages took {writes} writes");
+    });
 }
