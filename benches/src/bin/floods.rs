@@ -531,28 +531,20 @@ fn burst_phase(rt: &tokio::runtime::Runtime, n: usize, extra: &[&str]) -> Result
     };
     let took = t0.elapsed();
     let results: Vec<Result<u16, &str>> = timed.iter().map(|o| o.status).collect();
-    let closed = |o: &&Outcome| o.status == Err("closed");
-    let answered = |o: &&Outcome| o.status.is_ok();
-    let mut closed_after: Vec<u32> = timed
-        .iter()
-        .filter(closed)
-        .map(|o| micros(o.waited))
-        .collect();
-    let mut answered_after: Vec<u32> = timed
-        .iter()
-        .filter(answered)
-        .map(|o| micros(o.waited))
-        .collect();
-    let mut closed_connect: Vec<u32> = timed
-        .iter()
-        .filter(closed)
-        .map(|o| micros(o.connected))
-        .collect();
-    let mut answered_connect: Vec<u32> = timed
-        .iter()
-        .filter(answered)
-        .map(|o| micros(o.connected))
-        .collect();
+    // Microseconds of `time` for the outcomes that `keep`.
+    let micros_of = |keep: fn(&Outcome) -> bool, time: fn(&Outcome) -> Duration| -> Vec<u32> {
+        timed
+            .iter()
+            .filter(|o| keep(o))
+            .map(|o| micros(time(o)))
+            .collect()
+    };
+    let closed: fn(&Outcome) -> bool = |o| o.status == Err("closed");
+    let answered: fn(&Outcome) -> bool = |o| o.status.is_ok();
+    let mut closed_after = micros_of(closed, |o| o.waited);
+    let mut answered_after = micros_of(answered, |o| o.waited);
+    let mut closed_connect = micros_of(closed, |o| o.connected);
+    let mut answered_connect = micros_of(answered, |o| o.connected);
     sampling.store(false, Ordering::Relaxed);
     let (peak_rss, peak_fds) = sampler.join().unwrap_or((0, 0));
     let count = |f: &dyn Fn(&Result<u16, &str>) -> bool| results.iter().filter(|r| f(r)).count();
